@@ -1,0 +1,118 @@
+package v1alpha1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Defaults of the fields that have one. They live here and nowhere else.
+const (
+	DefaultBindAddress         = "0.0.0.0"
+	DefaultSecurePort          = 8443
+	DefaultMaxRequestBodyBytes = 1 << 20
+	DefaultMaxCacheEntries     = 100000
+	DefaultUpstreamConcurrency = 32
+)
+
+// Default durations.
+var (
+	DefaultReadTimeout         = 10 * time.Second
+	DefaultWriteTimeout        = 30 * time.Second
+	DefaultIdleTimeout         = 120 * time.Second
+	DefaultShutdownGracePeriod = 20 * time.Second
+	DefaultSuccessTTL          = 2 * time.Minute
+	DefaultFailureTTL          = 10 * time.Second
+	DefaultFetchTimeout        = 10 * time.Second
+	DefaultUnknownKidCooldown  = 10 * time.Second
+	DefaultMinRefresh          = time.Minute
+	DefaultMaxRefresh          = time.Hour
+	DefaultMaxStaleness        = 24 * time.Hour
+	DefaultUpstreamTimeout     = 5 * time.Second
+	DefaultAlgorithms          = []string{"RS256", "ES256"}
+)
+
+// SetDefaults fills every unset field of c with its default. It is
+// idempotent and never overrides a value the user set.
+func SetDefaults(c *Configuration) {
+	c.APIVersion = GroupName + "/" + Version
+	c.Kind = Kind
+	setServerDefaults(&c.Server)
+	setCacheDefaults(&c.Cache)
+	for i := range c.Issuers {
+		setIssuerDefaults(&c.Issuers[i])
+	}
+}
+
+func setServerDefaults(s *Server) {
+	setString(&s.BindAddress, DefaultBindAddress)
+	if s.SecurePort == 0 {
+		s.SecurePort = DefaultSecurePort
+	}
+	if s.MaxRequestBodyBytes == 0 {
+		s.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
+	}
+	setDuration(&s.ReadTimeout, DefaultReadTimeout)
+	setDuration(&s.WriteTimeout, DefaultWriteTimeout)
+	setDuration(&s.IdleTimeout, DefaultIdleTimeout)
+	setDuration(&s.ShutdownGracePeriod, DefaultShutdownGracePeriod)
+}
+
+func setCacheDefaults(c *Cache) {
+	setDuration(&c.SuccessTTL, DefaultSuccessTTL)
+	setDuration(&c.FailureTTL, DefaultFailureTTL)
+	if c.MaxEntries == 0 {
+		c.MaxEntries = DefaultMaxCacheEntries
+	}
+}
+
+func setIssuerDefaults(is *Issuer) {
+	if is.Type == "" {
+		is.Type = IssuerTypeServiceAccount
+	}
+	if len(is.Audiences) == 0 && is.Type == IssuerTypeServiceAccount && is.URL != "" {
+		is.Audiences = []string{is.URL}
+	}
+	setString(&is.AudienceMatchPolicy, "MatchAny")
+	if len(is.Algorithms) == 0 {
+		is.Algorithms = append([]string(nil), DefaultAlgorithms...)
+	}
+	setFetchDefaults(&is.Fetch)
+	if is.Mapping.Prefix == nil && is.Name != "" {
+		prefix := is.Name + ":"
+		is.Mapping.Prefix = &prefix
+	}
+	if is.Upstream != nil {
+		setUpstreamDefaults(is.Upstream)
+	}
+}
+
+func setFetchDefaults(f *Fetch) {
+	setDuration(&f.Timeout, DefaultFetchTimeout)
+	setDuration(&f.UnknownKidCooldown, DefaultUnknownKidCooldown)
+	setDuration(&f.MinRefresh, DefaultMinRefresh)
+	setDuration(&f.MaxRefresh, DefaultMaxRefresh)
+	setDuration(&f.MaxStaleness, DefaultMaxStaleness)
+}
+
+func setUpstreamDefaults(u *Upstream) {
+	if u.Policy == "" {
+		u.Policy = UpstreamOnFailure
+	}
+	setDuration(&u.Timeout, DefaultUpstreamTimeout)
+	if u.MaxConcurrent == 0 {
+		u.MaxConcurrent = DefaultUpstreamConcurrency
+	}
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func setDuration(d *metav1.Duration, def time.Duration) {
+	if d.Duration == 0 {
+		d.Duration = def
+	}
+}

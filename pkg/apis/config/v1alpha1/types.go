@@ -1,0 +1,251 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+)
+
+// GroupName is the API group of tokenfed's configuration file.
+const GroupName = "tokenfed.io"
+
+// Version is the only configuration version so far.
+const Version = "v1alpha1"
+
+// Kind is the kind of the configuration file.
+const Kind = "Configuration"
+
+// Configuration is the whole tokenfed configuration file.
+type Configuration struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Server configures the HTTPS listener.
+	Server Server `json:"server"`
+
+	// Cache configures the result cache that sits in front of every issuer.
+	Cache Cache `json:"cache"`
+
+	// Issuers are the token issuers tokenfed trusts. A token is routed to
+	// exactly one of them by its unverified `iss` (and `kid`, when several
+	// issuers share one issuer string). Empty means every token is rejected.
+	Issuers []Issuer `json:"issuers,omitempty"`
+
+	// OpaqueTokenUpstream names the issuer whose upstream receives tokens that
+	// are not JWTs (opaque tokens). Empty, the default, rejects opaque tokens
+	// without sending them anywhere: a token is only ever sent to the cluster
+	// that an operator named for it.
+	OpaqueTokenUpstream string `json:"opaqueTokenUpstream,omitempty"`
+
+	// DeniedGroups are never emitted for any issuer, in addition to each
+	// issuer's own list. system:masters is always denied, listed or not.
+	DeniedGroups []string `json:"deniedGroups,omitempty"`
+}
+
+// Server configures the HTTPS listener.
+type Server struct {
+	// BindAddress is the IP address to listen on. Default 0.0.0.0.
+	BindAddress string `json:"bindAddress"`
+
+	// SecurePort is the HTTPS port. Default 8443.
+	SecurePort int32 `json:"securePort"`
+
+	// TLSCertFile is the PEM serving certificate (chain). It is re-read when it
+	// changes on disk, so cert-manager can rotate it without a restart. Required.
+	TLSCertFile string `json:"tlsCertFile"`
+
+	// TLSPrivateKeyFile is the PEM private key of TLSCertFile. Required.
+	TLSPrivateKeyFile string `json:"tlsPrivateKeyFile"`
+
+	// ClientCAFile, when set, makes callers present a client certificate
+	// signed by one of these CAs. It is re-read when it changes on disk.
+	// Empty accepts any caller: then protect tokenfed with network policy.
+	ClientCAFile string `json:"clientCAFile,omitempty"`
+
+	// MaxRequestBodyBytes caps a request body. Default 1048576 (1 MiB), the
+	// same cap kube-apiserver's webhook clients live with. Bigger bodies get 400.
+	MaxRequestBodyBytes int64 `json:"maxRequestBodyBytes"`
+
+	// ReadTimeout bounds reading a whole request. Default 10s.
+	ReadTimeout metav1.Duration `json:"readTimeout"`
+
+	// WriteTimeout bounds a whole request from the end of its headers to the
+	// end of the response. It must exceed the slowest upstream call. Default 30s.
+	WriteTimeout metav1.Duration `json:"writeTimeout"`
+
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout metav1.Duration `json:"idleTimeout"`
+
+	// ShutdownGracePeriod is how long in-flight reviews may run after SIGTERM.
+	// Default 20s, below Kubernetes' default 30s termination grace period.
+	ShutdownGracePeriod metav1.Duration `json:"shutdownGracePeriod"`
+}
+
+// Cache configures the result cache.
+type Cache struct {
+	// SuccessTTL is how long an authenticated result is reused. It is always
+	// capped at the token's own `exp`. Default 2m; 0 disables caching.
+	SuccessTTL metav1.Duration `json:"successTTL"`
+
+	// FailureTTL is how long a rejection is reused. Keep it short: a token that
+	// failed because keys were rotating should work again soon. Default 10s.
+	FailureTTL metav1.Duration `json:"failureTTL"`
+
+	// MaxEntries bounds the cache; the least recently used entries are evicted
+	// first. Default 100000 (about 60 MiB, see docs/configuration.md).
+	MaxEntries int32 `json:"maxEntries"`
+}
+
+// IssuerType says how tokens of an issuer are turned into a user.
+type IssuerType string
+
+const (
+	// IssuerTypeServiceAccount is a Kubernetes service-account issuer. The
+	// user is exactly what that cluster's own service-account authenticator
+	// produces.
+	IssuerTypeServiceAccount IssuerType = "ServiceAccount"
+	// IssuerTypeOIDC is a generic OIDC provider, mapped with the same CEL
+	// claim mappings kube-apiserver's AuthenticationConfiguration uses.
+	IssuerTypeOIDC IssuerType = "OIDC"
+)
+
+// Issuer is one trusted token issuer.
+type Issuer struct {
+	// Name identifies the issuer in metrics, logs and the default prefix. It
+	// must be unique and a DNS-1123 label.
+	Name string `json:"name"`
+
+	// Type is ServiceAccount or OIDC. Default ServiceAccount.
+	Type IssuerType `json:"type"`
+
+	// URL is the exact `iss` claim of its tokens. Required.
+	URL string `json:"url"`
+
+	// DiscoveryURL overrides where the OpenID discovery document is fetched
+	// from, for issuers whose URL is not reachable from tokenfed (e.g. a
+	// cluster's in-cluster issuer). Default: URL + /.well-known/openid-configuration.
+	DiscoveryURL string `json:"discoveryURL,omitempty"`
+
+	// JWKSURL skips discovery and fetches keys from this URL directly.
+	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// StaticKeys replaces discovery with keys an operator provides.
+	StaticKeys *StaticKeys `json:"staticKeys,omitempty"`
+
+	// KeyIDs, when set, are the `kid`s this issuer claims. Only needed when
+	// several clusters share one issuer URL: routing then picks the issuer
+	// that holds the token's kid, in addition to any kid its key set holds.
+	KeyIDs []string `json:"keyIDs,omitempty"`
+
+	// Audiences the token must be valid for when a review names none.
+	// Required for OIDC; for ServiceAccount the default is [URL], which is
+	// kube-apiserver's default --api-audiences.
+	Audiences []string `json:"audiences,omitempty"`
+
+	// AudienceMatchPolicy is MatchAny: a token needs one of Audiences.
+	AudienceMatchPolicy string `json:"audienceMatchPolicy,omitempty"`
+
+	// Algorithms is the allow-list of signing algorithms. Default [RS256, ES256].
+	// HS* and none are never allowed.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// AllowMissingExpiry accepts tokens without `exp`. Default false: a token
+	// that never expires is only as safe as its issuer's revocation.
+	AllowMissingExpiry bool `json:"allowMissingExpiry,omitempty"`
+
+	// Fetch configures how discovery and JWKS are fetched.
+	Fetch Fetch `json:"fetch"`
+
+	// Mapping configures how the verified identity is presented.
+	Mapping Mapping `json:"mapping"`
+
+	// ClaimMappings (OIDC only) uses kube-apiserver's JWTAuthenticator
+	// semantics, including CEL expressions. Default username claim `sub`.
+	ClaimMappings *apiserverv1.ClaimMappings `json:"claimMappings,omitempty"`
+
+	// ClaimValidationRules (OIDC only), as in kube-apiserver.
+	ClaimValidationRules []apiserverv1.ClaimValidationRule `json:"claimValidationRules,omitempty"`
+
+	// UserValidationRules (OIDC only), as in kube-apiserver.
+	UserValidationRules []apiserverv1.UserValidationRule `json:"userValidationRules,omitempty"`
+
+	// Upstream is the issuing cluster's own TokenReview API, the authority for
+	// tokens that cannot be verified locally. Optional.
+	Upstream *Upstream `json:"upstream,omitempty"`
+}
+
+// StaticKeys are keys given by the operator instead of discovery.
+type StaticKeys struct {
+	// JWKS is an inline JSON Web Key Set.
+	JWKS string `json:"jwks,omitempty"`
+	// File is a JWKS or PEM public-key file, re-read when it changes.
+	File string `json:"file,omitempty"`
+}
+
+// Fetch configures the HTTP client for discovery and JWKS.
+type Fetch struct {
+	// CAFile is a PEM bundle to trust instead of the system roots.
+	CAFile string `json:"caFile,omitempty"`
+	// BearerTokenFile is sent as `Authorization: Bearer`; it is re-read when
+	// it changes. Typically a token of the remote cluster that may read its
+	// discovery endpoints.
+	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
+	// ClientCertFile and ClientKeyFile authenticate with a client certificate.
+	ClientCertFile string `json:"clientCertFile,omitempty"`
+	ClientKeyFile  string `json:"clientKeyFile,omitempty"`
+	// Timeout bounds one fetch. Default 10s.
+	Timeout metav1.Duration `json:"timeout"`
+	// UnknownKidCooldown is the least time between two refetches triggered by
+	// an unknown `kid`, so a flood of random kids costs one fetch. Default 10s.
+	UnknownKidCooldown metav1.Duration `json:"unknownKidCooldown"`
+	// MinRefresh and MaxRefresh bound the background refresh interval, which
+	// otherwise follows the JWKS response's Cache-Control. Defaults 1m and 1h.
+	MinRefresh metav1.Duration `json:"minRefresh"`
+	MaxRefresh metav1.Duration `json:"maxRefresh"`
+	// MaxStaleness is how long the last good keys are used while the issuer
+	// cannot be reached. Default 24h. After it, tokens of this issuer fail.
+	MaxStaleness metav1.Duration `json:"maxStaleness"`
+}
+
+// Mapping configures the identity tokenfed emits for an issuer.
+type Mapping struct {
+	// Prefix is put before the username and every group. Default "<name>:",
+	// so that the same service account name in two clusters is two users.
+	Prefix *string `json:"prefix,omitempty"`
+	// AllowUnprefixed must be true for an empty Prefix. It makes this issuer's
+	// users indistinguishable from local users of the calling cluster.
+	AllowUnprefixed bool `json:"allowUnprefixed,omitempty"`
+	// DeniedGroups are removed from the emitted groups, before prefixing.
+	DeniedGroups []string `json:"deniedGroups,omitempty"`
+	// DeniedUsernames reject a token whose (unprefixed) username is listed.
+	DeniedUsernames []string `json:"deniedUsernames,omitempty"`
+}
+
+// UpstreamPolicy says when the issuing cluster confirms a token.
+type UpstreamPolicy string
+
+const (
+	// UpstreamNever never calls the upstream.
+	UpstreamNever UpstreamPolicy = "never"
+	// UpstreamOnFailure calls it for tokens that cannot be verified locally.
+	UpstreamOnFailure UpstreamPolicy = "onFailure"
+	// UpstreamAlways calls it for every token of the issuer.
+	UpstreamAlways UpstreamPolicy = "always"
+	// UpstreamWhenBound calls it for tokens bound to a Pod, Secret or Node, so
+	// deleting the object revokes the token.
+	UpstreamWhenBound UpstreamPolicy = "whenBound"
+)
+
+// Upstream is an issuing cluster's TokenReview API.
+type Upstream struct {
+	// Kubeconfig is the path of a kubeconfig for the issuing cluster. Its
+	// user needs `create tokenreviews` (ClusterRole system:auth-delegator).
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// InCluster uses the pod's own service account instead of Kubeconfig.
+	InCluster bool `json:"inCluster,omitempty"`
+	// Policy is never, onFailure, always or whenBound. Default onFailure.
+	Policy UpstreamPolicy `json:"policy,omitempty"`
+	// Timeout bounds one upstream TokenReview. Default 5s.
+	Timeout metav1.Duration `json:"timeout"`
+	// MaxConcurrent bounds in-flight calls to this upstream; reviews beyond it
+	// fail fast instead of piling up. Default 32.
+	MaxConcurrent int32 `json:"maxConcurrent"`
+}

@@ -1,0 +1,240 @@
+package v1alpha1
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// allowedAlgorithms are the asymmetric JOSE algorithms tokenfed can verify.
+// HS* is absent on purpose: a shared secret would let any caller mint tokens.
+var allowedAlgorithms = sets.New("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
+
+// Validate returns every problem in a defaulted configuration, each with its
+// field path, so an operator can fix them all in one go.
+func Validate(c *Configuration) field.ErrorList {
+	allErrs := validateServer(&c.Server, field.NewPath("server"))
+	allErrs = append(allErrs, validateCache(&c.Cache, field.NewPath("cache"))...)
+	allErrs = append(allErrs, validateIssuers(c.Issuers, field.NewPath("issuers"))...)
+	if c.OpaqueTokenUpstream != "" && !hasUpstream(c.Issuers, c.OpaqueTokenUpstream) {
+		allErrs = append(allErrs, field.Invalid(field.NewPath("opaqueTokenUpstream"), c.OpaqueTokenUpstream, "must name an issuer that has an upstream"))
+	}
+	return allErrs
+}
+
+func hasUpstream(issuers []Issuer, name string) bool {
+	return slices.ContainsFunc(issuers, func(is Issuer) bool { return is.Name == name && is.Upstream != nil })
+}
+
+func validateServer(s *Server, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if net.ParseIP(s.BindAddress) == nil {
+		allErrs = append(allErrs, field.Invalid(p.Child("bindAddress"), s.BindAddress, "must be an IP address"))
+	}
+	if s.SecurePort < 1 || s.SecurePort > 65535 {
+		allErrs = append(allErrs, field.Invalid(p.Child("securePort"), s.SecurePort, "must be between 1 and 65535"))
+	}
+	if s.TLSCertFile == "" {
+		allErrs = append(allErrs, field.Required(p.Child("tlsCertFile"), "tokenfed serves HTTPS only"))
+	}
+	if s.TLSPrivateKeyFile == "" {
+		allErrs = append(allErrs, field.Required(p.Child("tlsPrivateKeyFile"), "tokenfed serves HTTPS only"))
+	}
+	if s.MaxRequestBodyBytes < 4096 || s.MaxRequestBodyBytes > 16<<20 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxRequestBodyBytes"), s.MaxRequestBodyBytes, "must be between 4096 and 16777216"))
+	}
+	allErrs = append(allErrs, validatePositive(s.ReadTimeout.Duration, p.Child("readTimeout"))...)
+	allErrs = append(allErrs, validatePositive(s.WriteTimeout.Duration, p.Child("writeTimeout"))...)
+	allErrs = append(allErrs, validatePositive(s.IdleTimeout.Duration, p.Child("idleTimeout"))...)
+	allErrs = append(allErrs, validatePositive(s.ShutdownGracePeriod.Duration, p.Child("shutdownGracePeriod"))...)
+	return allErrs
+}
+
+func validateCache(c *Cache, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if c.SuccessTTL.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("successTTL"), c.SuccessTTL.Duration.String(), "must not be negative"))
+	}
+	if c.FailureTTL.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("failureTTL"), c.FailureTTL.Duration.String(), "must not be negative"))
+	}
+	if c.MaxEntries < 1 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxEntries"), c.MaxEntries, "must be positive"))
+	}
+	return allErrs
+}
+
+func validateIssuers(issuers []Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	names := sets.New[string]()
+	for i := range issuers {
+		ip := p.Index(i)
+		if names.Has(issuers[i].Name) {
+			allErrs = append(allErrs, field.Duplicate(ip.Child("name"), issuers[i].Name))
+		}
+		names.Insert(issuers[i].Name)
+		allErrs = append(allErrs, validateIssuer(&issuers[i], ip)...)
+	}
+	return allErrs
+}
+
+func validateIssuer(is *Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Label(is.Name) {
+		allErrs = append(allErrs, field.Invalid(p.Child("name"), is.Name, msg))
+	}
+	if is.Type != IssuerTypeServiceAccount && is.Type != IssuerTypeOIDC {
+		allErrs = append(allErrs, field.NotSupported(p.Child("type"), is.Type, []IssuerType{IssuerTypeServiceAccount, IssuerTypeOIDC}))
+	}
+	allErrs = append(allErrs, validateIssuerURL(is, p)...)
+	allErrs = append(allErrs, validateKeySource(is, p)...)
+	allErrs = append(allErrs, validateAudiences(is, p)...)
+	allErrs = append(allErrs, validateAlgorithms(is.Algorithms, p.Child("algorithms"))...)
+	allErrs = append(allErrs, validateFetch(&is.Fetch, p.Child("fetch"))...)
+	allErrs = append(allErrs, validateMapping(&is.Mapping, p.Child("mapping"))...)
+	if is.Type != IssuerTypeOIDC {
+		allErrs = append(allErrs, validateOIDCOnly(is, p)...)
+	}
+	if is.Upstream != nil {
+		allErrs = append(allErrs, validateUpstream(is.Upstream, p.Child("upstream"))...)
+	}
+	return allErrs
+}
+
+func validateIssuerURL(is *Issuer, p *field.Path) field.ErrorList {
+	if is.URL == "" {
+		return field.ErrorList{field.Required(p.Child("url"), "the exact `iss` claim of the issuer's tokens")}
+	}
+	// Legacy service-account tokens carry this non-URL issuer.
+	if is.Type == IssuerTypeServiceAccount && is.URL == "kubernetes/serviceaccount" {
+		return nil
+	}
+	return validateHTTPSURL(is.URL, p.Child("url"))
+}
+
+func validateKeySource(is *Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	sources := 0
+	for _, set := range []bool{is.DiscoveryURL != "", is.JWKSURL != "", is.StaticKeys != nil} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		allErrs = append(allErrs, field.Forbidden(p, "set at most one of discoveryURL, jwksURL and staticKeys"))
+	}
+	if is.DiscoveryURL != "" {
+		allErrs = append(allErrs, validateHTTPSURL(is.DiscoveryURL, p.Child("discoveryURL"))...)
+	}
+	if is.JWKSURL != "" {
+		allErrs = append(allErrs, validateHTTPSURL(is.JWKSURL, p.Child("jwksURL"))...)
+	}
+	if sk := is.StaticKeys; sk != nil && (sk.JWKS == "") == (sk.File == "") {
+		allErrs = append(allErrs, field.Invalid(p.Child("staticKeys"), "", "set exactly one of jwks and file"))
+	}
+	if sources == 0 && is.URL == "kubernetes/serviceaccount" {
+		allErrs = append(allErrs, field.Required(p.Child("staticKeys"), "the legacy issuer has no discovery; give its keys"))
+	}
+	return allErrs
+}
+
+func validateAudiences(is *Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if len(is.Audiences) == 0 {
+		allErrs = append(allErrs, field.Required(p.Child("audiences"), "tokens of any audience would be accepted"))
+	}
+	for i, a := range is.Audiences {
+		if strings.TrimSpace(a) == "" {
+			allErrs = append(allErrs, field.Invalid(p.Child("audiences").Index(i), a, "must not be empty"))
+		}
+	}
+	if is.AudienceMatchPolicy != "MatchAny" {
+		allErrs = append(allErrs, field.NotSupported(p.Child("audienceMatchPolicy"), is.AudienceMatchPolicy, []string{"MatchAny"}))
+	}
+	return allErrs
+}
+
+func validateAlgorithms(algs []string, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, a := range algs {
+		if !allowedAlgorithms.Has(a) {
+			allErrs = append(allErrs, field.NotSupported(p.Index(i), a, sets.List(allowedAlgorithms)))
+		}
+	}
+	return allErrs
+}
+
+func validateFetch(f *Fetch, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if (f.ClientCertFile == "") != (f.ClientKeyFile == "") {
+		allErrs = append(allErrs, field.Invalid(p.Child("clientCertFile"), f.ClientCertFile, "clientCertFile and clientKeyFile go together"))
+	}
+	allErrs = append(allErrs, validatePositive(f.Timeout.Duration, p.Child("timeout"))...)
+	allErrs = append(allErrs, validatePositive(f.UnknownKidCooldown.Duration, p.Child("unknownKidCooldown"))...)
+	allErrs = append(allErrs, validatePositive(f.MaxStaleness.Duration, p.Child("maxStaleness"))...)
+	if f.MinRefresh.Duration <= 0 || f.MinRefresh.Duration > f.MaxRefresh.Duration {
+		allErrs = append(allErrs, field.Invalid(p.Child("minRefresh"), f.MinRefresh.Duration.String(), "must be positive and at most maxRefresh"))
+	}
+	return allErrs
+}
+
+func validateMapping(m *Mapping, p *field.Path) field.ErrorList {
+	if m.Prefix != nil && *m.Prefix == "" && !m.AllowUnprefixed {
+		return field.ErrorList{field.Forbidden(p.Child("prefix"), "an empty prefix needs allowUnprefixed: true")}
+	}
+	return nil
+}
+
+func validateOIDCOnly(is *Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if is.ClaimMappings != nil {
+		allErrs = append(allErrs, field.Forbidden(p.Child("claimMappings"), "only for type OIDC"))
+	}
+	if len(is.ClaimValidationRules) > 0 {
+		allErrs = append(allErrs, field.Forbidden(p.Child("claimValidationRules"), "only for type OIDC"))
+	}
+	if len(is.UserValidationRules) > 0 {
+		allErrs = append(allErrs, field.Forbidden(p.Child("userValidationRules"), "only for type OIDC"))
+	}
+	return allErrs
+}
+
+func validateUpstream(u *Upstream, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if (u.Kubeconfig == "") == !u.InCluster {
+		allErrs = append(allErrs, field.Invalid(p.Child("kubeconfig"), u.Kubeconfig, "set exactly one of kubeconfig and inCluster"))
+	}
+	policies := []UpstreamPolicy{UpstreamNever, UpstreamOnFailure, UpstreamAlways, UpstreamWhenBound}
+	if !slices.Contains(policies, u.Policy) {
+		allErrs = append(allErrs, field.NotSupported(p.Child("policy"), u.Policy, policies))
+	}
+	allErrs = append(allErrs, validatePositive(u.Timeout.Duration, p.Child("timeout"))...)
+	if u.MaxConcurrent < 1 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxConcurrent"), u.MaxConcurrent, "must be positive"))
+	}
+	return allErrs
+}
+
+func validateHTTPSURL(raw string, p *field.Path) field.ErrorList {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return field.ErrorList{field.Invalid(p, raw, "must be an https URL")}
+	}
+	if u.User != nil || u.Fragment != "" || u.RawQuery != "" {
+		return field.ErrorList{field.Invalid(p, raw, "must not have user info, query or fragment")}
+	}
+	return nil
+}
+
+func validatePositive(d time.Duration, p *field.Path) field.ErrorList {
+	if d <= 0 {
+		return field.ErrorList{field.Invalid(p, d.String(), "must be positive")}
+	}
+	return nil
+}

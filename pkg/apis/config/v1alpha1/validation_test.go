@@ -1,0 +1,79 @@
+package v1alpha1
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+)
+
+func TestValidateAcceptsMinimalIssuers(t *testing.T) {
+	cfg, err := LoadFile(filepath.Join("testdata", "issuer-minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := Validate(cfg); len(errs) != 0 {
+		t.Fatalf("got errors %v, want none", errs.ToAggregate())
+	}
+}
+
+var validationCases = []struct {
+	name   string
+	mutate func(*Configuration)
+	want   string // "" means valid
+}{
+	{"valid", func(*Configuration) {}, ""},
+	{"empty prefix needs opt-in", func(c *Configuration) { empty := ""; c.Issuers[0].Mapping.Prefix = &empty }, "issuers[0].mapping.prefix: Forbidden"},
+	{"empty prefix with opt-in", func(c *Configuration) {
+		empty := ""
+		c.Issuers[0].Mapping.Prefix, c.Issuers[0].Mapping.AllowUnprefixed = &empty, true
+	}, ""},
+	{"HS256 never allowed", func(c *Configuration) { c.Issuers[0].Algorithms = []string{"HS256"} }, "issuers[0].algorithms[0]: Unsupported value"},
+	{"none never allowed", func(c *Configuration) { c.Issuers[0].Algorithms = []string{"none"} }, "issuers[0].algorithms[0]: Unsupported value"},
+	{"two key sources", func(c *Configuration) {
+		c.Issuers[0].JWKSURL = "https://a/jwks"
+		c.Issuers[0].StaticKeys = &StaticKeys{JWKS: "{}"}
+	}, "issuers[0]: Forbidden"},
+	{"plain http issuer", func(c *Configuration) { c.Issuers[0].URL = "http://a" }, "issuers[0].url: Invalid value"},
+	{"OIDC needs audiences", func(c *Configuration) { c.Issuers[1].Audiences = nil }, "issuers[1].audiences: Required"},
+	{"claim rules only for OIDC", func(c *Configuration) {
+		c.Issuers[0].ClaimValidationRules = []apiserverv1.ClaimValidationRule{{Claim: "x", RequiredValue: "y"}}
+	}, "issuers[0].claimValidationRules: Forbidden"},
+	{"opaque upstream must exist", func(c *Configuration) { c.OpaqueTokenUpstream = "corp" }, "opaqueTokenUpstream: Invalid value"},
+	{"opaque upstream ok", func(c *Configuration) { c.OpaqueTokenUpstream = "hub" }, ""},
+	{"cert without key", func(c *Configuration) { c.Issuers[0].Fetch.ClientCertFile = "c" }, "issuers[0].fetch.clientCertFile"},
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range validationCases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadFile(filepath.Join("testdata", "issuer-minimal.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.mutate(cfg)
+			got := Validate(cfg).ToAggregate()
+			switch {
+			case tc.want == "" && got != nil:
+				t.Fatalf("got %v, want valid", got)
+			case tc.want != "" && (got == nil || !strings.Contains(got.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	cases := map[string]string{
+		"empty":         "",
+		"wrong kind":    "apiVersion: tokenfed.io/v1alpha1\nkind: Other\n",
+		"wrong version": "apiVersion: tokenfed.io/v2\nkind: Configuration\n",
+		"not yaml":      "{[",
+	}
+	for name, data := range cases {
+		if _, err := Decode([]byte(data)); err == nil {
+			t.Errorf("%s: got no error, want one", name)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"k8s.io/apiserver/pkg/server/healthz"
+)
+
+// Detailer is implemented by readiness checks that have something to say
+// even when they pass, such as "keys 3m old, stale: issuer unreachable".
+type Detailer interface {
+	Detail() string
+}
+
+// readyzHandler is healthz's format plus details: k8s.io/apiserver's handler
+// prints only ok/failed, and operators need to see a stale key set before
+// it expires. Details never carry token data.
+func readyzHandler(checks []healthz.HealthChecker) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var out strings.Builder
+		failed := false
+		for _, c := range checks {
+			err := c.Check(r)
+			failed = failed || err != nil
+			writeCheckLine(&out, c, err)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, verbose := r.URL.Query()["verbose"]
+		switch {
+		case failed:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "%sreadyz check failed\n", out.String())
+		case verbose:
+			fmt.Fprintf(w, "%sreadyz check passed\n", out.String())
+		default:
+			fmt.Fprint(w, "ok")
+		}
+	})
+}
+
+func writeCheckLine(out *strings.Builder, c healthz.HealthChecker, err error) {
+	detail := ""
+	if d, ok := c.(Detailer); ok && d.Detail() != "" {
+		detail = " (" + d.Detail() + ")"
+	}
+	if err != nil {
+		fmt.Fprintf(out, "[-]%s failed: %v%s\n", c.Name(), err, detail)
+		return
+	}
+	fmt.Fprintf(out, "[+]%s ok%s\n", c.Name(), detail)
+}

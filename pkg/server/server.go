@@ -1,0 +1,144 @@
+// Package server runs tokenfed's HTTPS listener: TLS with a serving
+// certificate reloaded from disk, optional client-certificate callers,
+// routes, health and metrics, and a graceful shutdown in which in-flight
+// reviews complete.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	cmtls "github.com/cert-manager/cert-manager/pkg/server/tls"
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+)
+
+// Options configure the listener.
+type Options struct {
+	BindAddress string
+	Port        int32
+	// CertFile and KeyFile are polled every CertReloadInterval (cert-manager
+	// rewrites them in place when it renews).
+	CertFile, KeyFile  string
+	CertReloadInterval time.Duration
+
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ShutdownGracePeriod bounds how long in-flight requests may finish.
+	ShutdownGracePeriod time.Duration
+}
+
+// Server is a configured, not yet running, HTTPS server.
+type Server struct {
+	opts    Options
+	handler http.Handler
+	certs   *cmtls.FileCertificateSource
+}
+
+// New returns a server for handler.
+func New(opts Options, handler http.Handler) *Server {
+	return &Server{
+		opts:    opts,
+		handler: handler,
+		certs:   &cmtls.FileCertificateSource{CertPath: opts.CertFile, KeyPath: opts.KeyFile, UpdateInterval: opts.CertReloadInterval},
+	}
+}
+
+// CertificateLoaded reports whether a serving certificate is available; it
+// backs a readiness check.
+func (s *Server) CertificateLoaded() bool { return s.certs.Healthy() }
+
+// Run serves until ctx is done, then shuts down gracefully. It returns an
+// error if the listener cannot start or the certificate never loads.
+func (s *Server) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	certCtx, stopCerts := context.WithCancel(logr.NewContext(context.WithoutCancel(ctx), logger))
+	defer stopCerts()
+	go s.watchCertificates(certCtx)
+	if err := s.waitForCertificate(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(int(s.opts.Port))))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := s.httpServer(logger)
+	errCh := make(chan error, 1)
+	go func() { errCh <- srv.ServeTLS(ln, "", "") }()
+	logger.Info("serving", "address", ln.Addr().String())
+	select {
+	case err := <-errCh:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	return s.shutdown(srv, errCh, logger)
+}
+
+func (s *Server) shutdown(srv *http.Server, errCh <-chan error, logger klog.Logger) error {
+	logger.Info("shutting down, waiting for in-flight requests", "gracePeriod", s.opts.ShutdownGracePeriod)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGracePeriod)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errCh; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("shut down cleanly")
+	return nil
+}
+
+func (s *Server) watchCertificates(ctx context.Context) {
+	if err := s.certs.Start(ctx); err != nil {
+		// The last good certificate keeps being served; readiness reports it.
+		klog.FromContext(ctx).Error(err, "serving certificate is no longer reloaded")
+	}
+}
+
+// waitForCertificate gives the first read of the files a moment, so that a
+// bad path fails the start with a clear error instead of TLS alerts.
+func (s *Server) waitForCertificate(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.certs.Healthy() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("serving certificate %s / key %s could not be loaded (see the log)", s.opts.CertFile, s.opts.KeyFile)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (s *Server) httpServer(logger klog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.tlsConfig(),
+		ReadTimeout:       s.opts.ReadTimeout,
+		ReadHeaderTimeout: s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          klog.NewStandardLogger("INFO"),
+		BaseContext:       func(net.Listener) context.Context { return klog.NewContext(context.Background(), logger) },
+	}
+}
+
+// tlsConfig requests, but does not require, a client certificate: the
+// callers package verifies it against a CA that may change at runtime, and
+// health probes need no certificate.
+func (s *Server) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: s.certs.GetCertificate,
+		ClientAuth:     tls.RequestClientCert,
+	}
+}

@@ -1,0 +1,112 @@
+package tokenreview
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/klog/v2"
+)
+
+// logLevelRequest logs one line per review; never the token.
+const logLevelRequest = 2
+
+// Handler serves TokenReview requests.
+type Handler struct {
+	auth       authenticator.Token
+	maxBody    int64
+	urlVersion string // "" lets the body decide
+	metrics    *Metrics
+}
+
+var _ http.Handler = &Handler{}
+
+// NewHandler returns a handler for one endpoint. urlVersion is V1 or
+// V1beta1 for the apiserver-style paths, "" for /authenticate.
+func NewHandler(auth authenticator.Token, maxBody int64, urlVersion string, m *Metrics) *Handler {
+	return &Handler{auth: auth, maxBody: maxBody, urlVersion: urlVersion, metrics: m}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &record{apiVersion: h.urlVersion}
+	defer func() { h.metrics.observe(rec, time.Since(start)) }()
+
+	rv, errResp := h.readReview(w, r)
+	if errResp != nil {
+		rec.code, rec.outcome = int(errResp.Code), "malformed"
+		writeJSON(w, int(errResp.Code), errResp)
+		return
+	}
+	rec.apiVersion = rv.apiVersion
+	o := h.authenticate(r, rv)
+	rec.code, rec.outcome = http.StatusOK, outcomeLabel(o)
+	klog.FromContext(r.Context()).V(logLevelRequest).Info("review", "apiVersion", rv.apiVersion, "authenticated", o.authenticated, "user", userName(o), "error", o.errMsg)
+	writeJSON(w, http.StatusOK, encodeResponse(rv.apiVersion, o))
+}
+
+// readReview checks method, content type and size, then decodes.
+func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*review, *metav1.Status) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, errorStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "only POST is allowed")
+	}
+	mediaType, ok := supportedMediaType(r.Header.Get("Content-Type"))
+	if !ok {
+		return nil, errorStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, "Content-Type must be application/json or application/vnd.kubernetes.protobuf")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errorStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, "request body is larger than the limit")
+	}
+	if err != nil {
+		return nil, errorStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, "reading request body")
+	}
+	rv, err := decodeReview(body, mediaType, h.urlVersion)
+	if err != nil {
+		return nil, errorStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+	}
+	return rv, nil
+}
+
+func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
+	ctx := r.Context()
+	if len(rv.audiences) > 0 {
+		ctx = authenticator.WithAudiences(ctx, rv.audiences)
+	}
+	resp, ok, err := h.auth.AuthenticateToken(ctx, rv.token)
+	switch {
+	case err != nil:
+		return outcome{errMsg: err.Error()}
+	case !ok || resp == nil:
+		return outcome{errMsg: "token not recognized"}
+	default:
+		return outcome{resp: resp, authenticated: true}
+	}
+}
+
+func outcomeLabel(o outcome) string {
+	if o.authenticated {
+		return "authenticated"
+	}
+	return "unauthenticated"
+}
+
+func userName(o outcome) string {
+	if o.resp == nil {
+		return ""
+	}
+	return o.resp.User.GetName()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	// An encode error means the client went away; there is no one to tell.
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/util/webhook"
+	tokenwebhook "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TestKubeAPIServerWebhookClient drives tokenfed with the exact client
+// kube-apiserver uses, configured from a kubeconfig file as
+// --authentication-token-webhook-config-file is.
+func TestKubeAPIServerWebhookClient(t *testing.T) {
+	p := startTokenfed(t, nil)
+	for _, version := range []string{"v1", "v1beta1"} {
+		t.Run(version, func(t *testing.T) {
+			kubeconfig := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+			if err := p.WriteWebhookKubeconfig(kubeconfig); err != nil {
+				t.Fatal(err)
+			}
+			restCfg, err := webhook.LoadKubeconfig(kubeconfig, nil)
+			if err != nil {
+				t.Fatalf("loading webhook kubeconfig: %v", err)
+			}
+			wh, err := tokenwebhook.New(restCfg, version, nil, *tokenwebhook.DefaultRetryBackoff())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			resp, ok, err := wh.AuthenticateToken(ctx, "some.opaque.token")
+			if ok || resp != nil {
+				t.Fatalf("got authenticated=%v resp=%v, want rejection while no issuer is configured", ok, resp)
+			}
+			if err == nil || !strings.Contains(err.Error(), "token issuer is not trusted") {
+				t.Fatalf("got error %v, want the documented \"token issuer is not trusted\"", err)
+			}
+			want := `tokenfed_tokenreview_requests_total{api_version="` + version + `",code="200",outcome="unauthenticated"} 1`
+			if got := metric(t, p, "tokenfed_tokenreview_requests_total{api_version=\""+version+"\""); got != want {
+				t.Fatalf("got metrics %q, want %q (the review must arrive in %s)", got, want, version)
+			}
+		})
+	}
+}
+
+// TestClientGo points client-go's TokenReview client at tokenfed, which
+// serves kube-apiserver's own path.
+func TestClientGo(t *testing.T) {
+	p := startTokenfed(t, nil)
+	cs, err := kubernetes.NewForConfig(p.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "header.payload.sig", Audiences: []string{"api"}}}
+	got, err := cs.AuthenticationV1().TokenReviews().Create(context.Background(), tr, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if got.Status.Authenticated || got.Status.Error == "" {
+		t.Fatalf("got status %+v, want authenticated=false with an error", got.Status)
+	}
+	if got.Spec.Token != "" {
+		t.Fatalf("response echoes spec.token")
+	}
+	if got.APIVersion != "authentication.k8s.io/v1" && got.Kind != "" {
+		t.Fatalf("got apiVersion %q, want authentication.k8s.io/v1", got.APIVersion)
+	}
+}
+
+// TestCallerWithoutClientCertificate: with a client CA configured, callers
+// without a certificate are refused with 401, and health stays open.
+func TestCallerWithoutClientCertificate(t *testing.T) {
+	p := startTokenfed(t, nil)
+	anon := p.Client()
+	anon.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+	tr := anonClient(p)
+	code, body := post(t, tr, p.URL+"/authenticate", "application/json", `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`)
+	if code != 401 || !strings.Contains(body, "client certificate is required") {
+		t.Fatalf("got %d %s, want 401 asking for a client certificate", code, body)
+	}
+	resp, err := tr.Get(p.URL + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got readyz %v %v, want 200 without a client certificate", resp, err)
+	}
+}

@@ -1,0 +1,66 @@
+// Package integration tests a real tokenfed process over real TLS and HTTP,
+// with kube-apiserver's own webhook client and client-go as callers.
+package integration
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
+)
+
+// startTokenfed starts a tokenfed with no issuers and stops it at cleanup.
+func startTokenfed(t *testing.T, mutate func(*tokenfedproc.Options)) *tokenfedproc.Process {
+	t.Helper()
+	opts := tokenfedproc.Options{Dir: t.TempDir()}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	p, err := tokenfedproc.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("starting tokenfed: %v", err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("tokenfed log:\n%s", p.LogTail(40))
+		}
+	})
+	return p
+}
+
+// post sends body to path and returns the status code and response body.
+func post(t *testing.T, c *http.Client, url, contentType, body string) (int, string) {
+	t.Helper()
+	resp, err := c.Post(url, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	return resp.StatusCode, string(data)
+}
+
+// metric returns the text of /metrics lines that start with prefix.
+func metric(t *testing.T, p *tokenfedproc.Process, prefix string) string {
+	t.Helper()
+	resp, err := p.Client().Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
