@@ -7,7 +7,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -67,7 +66,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := s.httpServer(logger)
+	conns := &connTracker{}
+	srv := s.httpServer(logger, conns)
 	errCh := make(chan error, 1)
 	go func() { errCh <- srv.ServeTLS(ln, "", "") }()
 	logger.Info("serving", "address", ln.Addr().String())
@@ -76,18 +76,24 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	return s.shutdown(srv, errCh, logger)
+	return s.shutdown(srv, ln, conns, logger)
 }
 
-func (s *Server) shutdown(srv *http.Server, errCh <-chan error, logger klog.Logger) error {
-	logger.Info("shutting down, waiting for in-flight requests", "gracePeriod", s.opts.ShutdownGracePeriod)
+// shutdown drains before it shuts down. http.Server.Shutdown drops any
+// request it reads after shutdown began, even on a connection it had
+// already accepted; so first the listener closes (no new connections),
+// keep-alives stop (every answer says Connection: close and idle
+// connections close), and the connections already accepted finish their
+// requests. Shutdown then only has stragglers left to wait for.
+func (s *Server) shutdown(srv *http.Server, ln net.Listener, conns *connTracker, logger klog.Logger) error {
+	logger.Info("shutting down, finishing accepted requests", "gracePeriod", s.opts.ShutdownGracePeriod)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGracePeriod)
 	defer cancel()
+	_ = ln.Close() // Serve returns; accepted connections keep being served.
+	srv.SetKeepAlivesEnabled(false)
+	conns.waitIdle(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
-	}
-	if err := <-errCh; !errors.Is(err, http.ErrServerClosed) {
-		return err
 	}
 	logger.Info("shut down cleanly")
 	return nil
@@ -117,8 +123,9 @@ func (s *Server) waitForCertificate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) httpServer(logger klog.Logger) *http.Server {
+func (s *Server) httpServer(logger klog.Logger, conns *connTracker) *http.Server {
 	return &http.Server{
+		ConnState:         conns.track,
 		Handler:           s.handler,
 		TLSConfig:         s.tlsConfig(),
 		ReadTimeout:       s.opts.ReadTimeout,

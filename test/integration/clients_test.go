@@ -35,7 +35,7 @@ func TestKubeAPIServerWebhookClient(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			resp, ok, err := wh.AuthenticateToken(ctx, "some.opaque.token")
+			resp, ok, err := wh.AuthenticateToken(ctx, unknownIssuerToken)
 			if ok || resp != nil {
 				t.Fatalf("got authenticated=%v resp=%v, want rejection while no issuer is configured", ok, resp)
 			}

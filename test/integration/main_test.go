@@ -64,3 +64,7 @@ func metric(t *testing.T, p *tokenfedproc.Process, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// unknownIssuerToken is a well-formed, unsigned JWT whose issuer no
+// configuration trusts: it is rejected before any cryptography.
+const unknownIssuerToken = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL3Vua25vd24uZXhhbXBsZSIsInN1YiI6InUifQ.c2lnbmF0dXJl"

@@ -1,10 +1,10 @@
 package integration
 
 import (
-	"errors"
+	"context"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,19 +79,32 @@ func startSlowRequest(t *testing.T, c *http.Client, url string) (*io.PipeWriter,
 	return pw, result
 }
 
-// loadUntilRefused sends reviews until stop. Once shutdown starts, new
-// connections may be refused (a dial error); any other failure means the
-// server dropped a request it had accepted.
+// loadUntilRefused sends reviews, each on a new HTTP/1.1 connection, until
+// stop. A request counts as accepted once it was written to a connection
+// the server had accepted (the TLS handshake completed); it must then be
+// answered. Refused or reset handshakes are new connections turned away.
+// Keep-alive connections are avoided on purpose: a request written to an
+// idle connection just as the server closes it is a race no server can
+// win, which is why kube-apiserver's webhook client retries resets.
 func loadUntilRefused(t *testing.T, c *http.Client, url string, stop <-chan struct{}, accepted, answered *atomic.Int64) {
+	tr := c.Transport.(*http.Transport).Clone()
+	tr.DisableKeepAlives, tr.ForceAttemptHTTP2 = true, false
+	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	client := &http.Client{Transport: tr}
 	for {
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		resp, err := c.Post(url+"/authenticate", "application/json", strings.NewReader(validV1))
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
+		var wrote atomic.Bool
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+		})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/authenticate", strings.NewReader(validV1))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if !wrote.Load() {
 			continue
 		}
 		accepted.Add(1)

@@ -1,0 +1,163 @@
+// Package cache is the result cache in front of every issuer. It follows
+// k8s.io/apiserver/pkg/authentication/token/cache (HMAC keys with a
+// per-process random key, striping, singleflight) and adds what that cache
+// cannot do and tokenfed needs: a bound on entries with LRU eviction, a
+// success TTL capped at the token's own exp, and results that must not be
+// cached at all (cheap rejections, outages).
+package cache
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/utils/clock"
+)
+
+// Result is one authentication outcome as the cache sees it.
+type Result struct {
+	Response *authenticator.Response
+	OK       bool
+	Err      error
+	// Expiry caps the success TTL; zero means "no exp known".
+	Expiry time.Time
+	// NoCache keeps the result out of the cache: cheap rejections that
+	// would only let garbage evict real entries, and transient faults.
+	NoCache bool
+}
+
+// AuthenticateFunc computes a result on a cache miss.
+type AuthenticateFunc func(ctx context.Context, token string) Result
+
+// Options configure a Cache.
+type Options struct {
+	SuccessTTL, FailureTTL time.Duration
+	MaxEntries             int
+	Clock                  clock.PassiveClock
+	Metrics                *Metrics
+}
+
+// Cache is an authenticator.Token that caches an AuthenticateFunc.
+type Cache struct {
+	next     AuthenticateFunc
+	opts     Options
+	shards   []*shard
+	group    singleflight.Group
+	hashPool sync.Pool
+}
+
+var _ authenticator.Token = &Cache{}
+
+const shardCount = 32
+
+// New returns a cache in front of next.
+func New(next AuthenticateFunc, opts Options) *Cache {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails on Linux ≥ 3.17
+	c := &Cache{next: next, opts: opts, shards: make([]*shard, shardCount)}
+	c.hashPool.New = func() any { return hmac.New(sha256.New, key) }
+	perShard := max(1, opts.MaxEntries/shardCount)
+	for i := range c.shards {
+		c.shards[i] = newShard(perShard)
+	}
+	return c
+}
+
+// AuthenticateToken implements authenticator.Token.
+func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	auds, _ := authenticator.AudiencesFrom(ctx)
+	key := c.keyFor(auds, token)
+	now := c.opts.Clock.Now()
+	if r, ok := c.shardFor(key).get(key, now); ok {
+		c.opts.Metrics.hit()
+		return r.Response, r.OK, r.Err
+	}
+	c.opts.Metrics.miss()
+	r := c.compute(ctx, auds, key, token)
+	return r.Response, r.OK, r.Err
+}
+
+// compute runs next once for all concurrent identical lookups. The shared
+// call must not die with the first caller's context, so it runs detached
+// from cancellation but keeps the values (audiences, logger); the issuer
+// and upstream timeouts bound it.
+func (c *Cache) compute(ctx context.Context, auds authenticator.Audiences, key [32]byte, token string) Result {
+	v, _, shared := c.group.Do(string(key[:]), func() (any, error) {
+		r := c.next(context.WithoutCancel(ctx), token)
+		c.store(key, r)
+		return r, nil
+	})
+	if shared {
+		c.opts.Metrics.coalesced()
+	}
+	return v.(Result)
+}
+
+func (c *Cache) store(key [32]byte, r Result) {
+	if r.NoCache {
+		return
+	}
+	now := c.opts.Clock.Now()
+	ttl := c.opts.FailureTTL
+	if r.OK && r.Err == nil {
+		ttl = c.opts.SuccessTTL
+		if !r.Expiry.IsZero() && r.Expiry.Sub(now) < ttl {
+			ttl = r.Expiry.Sub(now)
+		}
+	}
+	if ttl <= 0 {
+		return
+	}
+	if evicted := c.shardFor(key).set(key, r, now.Add(ttl)); evicted {
+		c.opts.Metrics.evicted()
+	}
+}
+
+// keyFor is HMAC(audiences, token) with length prefixes, so that no
+// (audiences, token) pair can collide with another by concatenation.
+func (c *Cache) keyFor(auds authenticator.Audiences, token string) [32]byte {
+	h := c.hashPool.Get().(hash.Hash)
+	defer c.hashPool.Put(h)
+	h.Reset()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(auds)))
+	h.Write(n[:])
+	for _, a := range auds {
+		writeLenPrefixed(h, a)
+	}
+	writeLenPrefixed(h, token)
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
+}
+
+func writeLenPrefixed(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+func (c *Cache) shardFor(key [32]byte) *shard {
+	// The key is an HMAC: its bytes are uniformly distributed already.
+	return c.shards[int(key[0])%shardCount]
+}
+
+// Len is the number of entries, for tests and the memory benchmark.
+func (c *Cache) Len() int {
+	n := 0
+	for _, s := range c.shards {
+		n += s.len()
+	}
+	return n
+}
