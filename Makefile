@@ -20,10 +20,8 @@ certs: ## development CA, serving and client certificates in certs/
 controlplane: ## build (or reuse) etcd and kube-apiserver from Go modules
 	$(GO) run ./hack/ensure-controlplane
 
-run: build certs ## tokenfed on https://127.0.0.1:8443 with the sample config
-	@echo 'try: curl --cacert certs/ca.crt --cert certs/client.crt --key certs/client.key -H "Content-Type: application/json" \'
-	@echo '       -d '"'"'{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"abc"}}'"'"' https://127.0.0.1:8443/authenticate'
-	$(BIN)/tokenfed serve --config config/samples/dev.yaml
+run: build controlplane ## the local federation demo: hub, tokenfed, member
+	$(GO) run ./hack/demo
 
 test: lint controlplane ## the whole suite, as CI runs it
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -1,0 +1,134 @@
+package authn
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apiserver/pkg/apis/apiserver"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
+	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/mapping"
+)
+
+// legacyIssuer is the iss of secret-based service-account tokens. Every
+// cluster uses it, so such tokens are routed by kid alone.
+const legacyIssuer = "kubernetes/serviceaccount"
+
+// verifier is what an issuer needs from package jwt.
+type verifier interface {
+	Verify(ctx context.Context, token string) (*jwt.Result, error)
+}
+
+// issuer is one configured issuer: its keys, verifier and mapping.
+type issuer struct {
+	name     string
+	urls     []string
+	keys     *keyset.KeySet
+	keyIDs   map[string]bool
+	verifier verifier
+	mapper   *mapping.Mapper
+}
+
+func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, metrics *keyset.Metrics) (*issuer, error) {
+	keys, err := newKeySet(cfg, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s: %w", cfg.Name, err)
+	}
+	is := &issuer{
+		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, keyIDs: map[string]bool{},
+		mapper: mapping.New(cfg.Name, *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
+	}
+	for _, kid := range cfg.KeyIDs {
+		is.keyIDs[kid] = true
+	}
+	if is.verifier, err = newVerifier(ctx, cfg, is.urls, keys); err != nil {
+		return nil, fmt.Errorf("issuer %s: %w", cfg.Name, err)
+	}
+	return is, nil
+}
+
+// issuerURLs: a ServiceAccount issuer with an upstream also claims legacy
+// tokens, because only its cluster can confirm them.
+func issuerURLs(cfg *v1alpha1.Issuer) []string {
+	urls := []string{cfg.URL}
+	if cfg.Type == v1alpha1.IssuerTypeServiceAccount && cfg.Upstream != nil && cfg.URL != legacyIssuer {
+		urls = append(urls, legacyIssuer)
+	}
+	return urls
+}
+
+func newKeySet(cfg *v1alpha1.Issuer, metrics *keyset.Metrics) (*keyset.KeySet, error) {
+	client, err := fetchClient(&cfg.Fetch)
+	if err != nil {
+		return nil, err
+	}
+	opts := keyset.Options{
+		IssuerName: cfg.Name, Client: client, Algorithms: cfg.Algorithms, Metrics: metrics,
+		UnknownKidCooldown: cfg.Fetch.UnknownKidCooldown.Duration,
+		MinRefresh:         cfg.Fetch.MinRefresh.Duration, MaxRefresh: cfg.Fetch.MaxRefresh.Duration,
+		MaxStaleness: cfg.Fetch.MaxStaleness.Duration, FetchTimeout: cfg.Fetch.Timeout.Duration,
+	}
+	switch {
+	case cfg.StaticKeys != nil && cfg.StaticKeys.File != "":
+		opts.StaticFile = cfg.StaticKeys.File
+	case cfg.StaticKeys != nil:
+		opts.StaticJWKS = []byte(cfg.StaticKeys.JWKS)
+	case cfg.JWKSURL != "":
+		opts.JWKSURL = cfg.JWKSURL
+	case cfg.DiscoveryURL != "":
+		opts.DiscoveryURL = cfg.DiscoveryURL
+	default:
+		opts.DiscoveryURL = strings.TrimSuffix(cfg.URL, "/") + "/.well-known/openid-configuration"
+	}
+	return keyset.New(opts)
+}
+
+func newVerifier(ctx context.Context, cfg *v1alpha1.Issuer, urls []string, keys *keyset.KeySet) (verifier, error) {
+	if cfg.Type == v1alpha1.IssuerTypeServiceAccount {
+		return jwt.NewServiceAccountVerifier(jwt.ServiceAccountOptions{
+			Issuers: urls, Audiences: cfg.Audiences, Keys: keys,
+			Algorithms: cfg.Algorithms, AllowMissingExpiry: cfg.AllowMissingExpiry,
+		})
+	}
+	jwtAuth, err := jwtAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return jwt.NewOIDCVerifier(ctx, jwt.OIDCOptions{JWTAuthenticator: jwtAuth, KeySet: keys, SupportedSigningAlgs: cfg.Algorithms})
+}
+
+// jwtAuthenticator converts the config to kube-apiserver's internal
+// JWTAuthenticator, through its own v1 conversion functions.
+func jwtAuthenticator(cfg *v1alpha1.Issuer) (apiserver.JWTAuthenticator, error) {
+	v1 := apiserverv1.JWTAuthenticator{
+		Issuer: apiserverv1.Issuer{
+			URL: cfg.URL, Audiences: cfg.Audiences,
+			AudienceMatchPolicy: apiserverv1.AudienceMatchPolicyType(cfg.AudienceMatchPolicy),
+		},
+		ClaimValidationRules: cfg.ClaimValidationRules,
+		UserValidationRules:  cfg.UserValidationRules,
+	}
+	if cfg.ClaimMappings != nil {
+		v1.ClaimMappings = *cfg.ClaimMappings
+	} else {
+		empty := ""
+		v1.ClaimMappings.Username = apiserverv1.PrefixedClaimOrExpression{Claim: "sub", Prefix: &empty}
+	}
+	var out apiserver.JWTAuthenticator
+	err := apiserverv1.Convert_v1_JWTAuthenticator_To_apiserver_JWTAuthenticator(&v1, &out, nil)
+	return out, err
+}
+
+// candidate is the routing view of the issuer.
+func (is *issuer) candidate() route.Candidate {
+	return route.Candidate{Name: is.name, IssuerURLs: is.urls, HasKid: is.hasKid}
+}
+
+func (is *issuer) hasKid(kid string) bool {
+	return is.keyIDs[kid] || is.keys.HasKid(kid)
+}

@@ -1,0 +1,212 @@
+// Package keyset holds one issuer's public signing keys: fetched by OpenID
+// discovery or from a JWKS URL, or static (inline or a watched file). It
+// refreshes in the background, refetches on an unknown kid at most once per
+// cooldown, and keeps serving the last good keys for a bounded time while the
+// issuer is down.
+package keyset
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/clock"
+)
+
+// KeySet is safe for concurrent use. Construct it with New and start it with
+// Run.
+type KeySet struct {
+	opts     Options
+	clock    clock.Clock
+	algs     map[string]bool
+	joseAlgs []jose.SignatureAlgorithm
+	// src is nil for inline static keys, which never change.
+	src source
+
+	keys  atomic.Pointer[snapshot]
+	group singleflight.Group
+
+	mu           sync.Mutex
+	lastErr      string
+	lastMaxAge   time.Duration
+	lastKidFetch time.Time
+
+	// onRefresh, when set by tests, runs after each background refresh once
+	// the next timer is armed.
+	onRefresh func(error)
+}
+
+// snapshot is an immutable view of the keys from one successful load.
+type snapshot struct {
+	byKid    map[string][]Key
+	all      []Key
+	loadedAt time.Time
+}
+
+// New validates opts and builds a key set. Inline static keys are parsed
+// here; static files are read here too, so a bad path fails at startup.
+// Remote keys are first fetched by Run.
+func New(opts Options) (*KeySet, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("keyset %s: %w", opts.IssuerName, err)
+	}
+	k := &KeySet{opts: opts, clock: opts.Clock, algs: map[string]bool{}}
+	for _, a := range opts.Algorithms {
+		k.algs[a] = true
+		k.joseAlgs = append(k.joseAlgs, jose.SignatureAlgorithm(a))
+	}
+	if err := k.initSource(); err != nil {
+		return nil, fmt.Errorf("keyset %s: %w", opts.IssuerName, err)
+	}
+	return k, nil
+}
+
+func (k *KeySet) initSource() error {
+	switch {
+	case len(k.opts.StaticJWKS) > 0:
+		keys, err := parseKeys(k.opts.StaticJWKS)
+		if err != nil {
+			return err
+		}
+		k.store(keys)
+		return nil
+	case k.opts.StaticFile != "":
+		k.src = &fileSource{path: k.opts.StaticFile, maxBytes: k.opts.MaxResponseBytes}
+		got, err := k.src.fetch(context.Background())
+		if err != nil {
+			return err
+		}
+		k.store(got.keys)
+		return nil
+	default:
+		src, err := newHTTPSource(k.opts)
+		k.src = src
+		return err
+	}
+}
+
+func (k *KeySet) store(keys []Key) {
+	s := &snapshot{byKid: map[string][]Key{}, all: keys, loadedAt: k.clock.Now()}
+	for _, key := range keys {
+		s.byKid[key.KeyID] = append(s.byKid[key.KeyID], key)
+	}
+	k.keys.Store(s)
+}
+
+// current returns the keys being served, or nil when none were ever loaded or
+// the last successful load is older than MaxStaleness.
+func (k *KeySet) current() *snapshot {
+	s := k.keys.Load()
+	if s == nil || k.src == nil {
+		return s
+	}
+	if k.clock.Since(s.loadedAt) > k.opts.MaxStaleness {
+		return nil
+	}
+	return s
+}
+
+// Key returns the public key for kid that can verify alg. An unknown kid
+// triggers at most one refetch per UnknownKidCooldown, shared by concurrent
+// callers.
+//
+// An empty kid is allowed because OIDC tokens need not carry one: the key is
+// used only if it is the single key that fits alg. With several candidates
+// ErrAmbiguousKey is returned rather than trying each, so one token never
+// costs more than one signature check.
+func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
+	if !k.algs[alg] {
+		return nil, ErrAlgorithm
+	}
+	key, err := k.lookup(kid, alg)
+	if !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrNotReady) {
+		return key, err
+	}
+	k.refetchForKid(ctx)
+	return k.lookup(kid, alg)
+}
+
+func (k *KeySet) lookup(kid, alg string) (crypto.PublicKey, error) {
+	s := k.current()
+	if s == nil {
+		return nil, ErrNotReady
+	}
+	if kid == "" {
+		return onlyFit(s.all, alg)
+	}
+	candidates := s.byKid[kid]
+	for _, key := range candidates {
+		if fits(key, alg) {
+			return key.Public, nil
+		}
+	}
+	if len(candidates) > 0 {
+		return nil, ErrAlgorithm
+	}
+	return nil, ErrUnknownKey
+}
+
+func onlyFit(keys []Key, alg string) (crypto.PublicKey, error) {
+	var found []Key
+	for _, key := range keys {
+		if fits(key, alg) {
+			found = append(found, key)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, ErrUnknownKey
+	case 1:
+		return found[0].Public, nil
+	}
+	return nil, ErrAmbiguousKey
+}
+
+// HasKid reports whether a served key has this ID. It never fetches: routing
+// calls it for every token to tell apart clusters sharing one issuer string.
+func (k *KeySet) HasKid(kid string) bool {
+	s := k.current()
+	return s != nil && len(s.byKid[kid]) > 0
+}
+
+// Status describes the key set for health checks and metrics.
+type Status struct {
+	// Loaded is true while keys are being served.
+	Loaded bool
+	// LastSuccess is when keys were last loaded; Age is the time since.
+	// Inline static keys do not age.
+	LastSuccess time.Time
+	Age         time.Duration
+	// Stale is true when the last fetch failed but older keys are served.
+	Stale bool
+	// LastError is the last fetch error, empty after a success. Fetch errors
+	// never involve a token.
+	LastError string
+	KeyCount  int
+}
+
+// Status reports the current state.
+func (k *KeySet) Status() Status {
+	k.mu.Lock()
+	st := Status{LastError: k.lastErr}
+	k.mu.Unlock()
+	if s := k.keys.Load(); s != nil {
+		st.LastSuccess = s.loadedAt
+		if k.src != nil {
+			st.Age = k.clock.Since(s.loadedAt)
+		}
+	}
+	if s := k.current(); s != nil {
+		st.Loaded = true
+		st.KeyCount = len(s.all)
+		st.Stale = st.LastError != ""
+	}
+	return st
+}

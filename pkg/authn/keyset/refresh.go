@@ -1,0 +1,121 @@
+package keyset
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// Log verbosity levels.
+const (
+	logLoaded = 2
+)
+
+// Run loads remote keys, then refreshes them in the background until ctx is
+// done; it also registers the key set with Options.Metrics meanwhile. Start
+// it with `go ks.Run(ctx)` for every key set (for inline keys it only waits).
+// Key and VerifySignature work before the first load completes: an unknown
+// kid triggers a fetch.
+func (k *KeySet) Run(ctx context.Context) {
+	k.opts.Metrics.add(k)
+	defer k.opts.Metrics.remove(k)
+	if k.src == nil {
+		<-ctx.Done()
+		return
+	}
+	for {
+		err := k.refresh(ctx)
+		timer := k.clock.NewTimer(k.nextInterval(err))
+		if k.onRefresh != nil {
+			k.onRefresh(err)
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C():
+		}
+	}
+}
+
+// nextInterval follows the issuer's Cache-Control max-age within
+// [MinRefresh, MaxRefresh]. Without max-age, and after a failure, it uses
+// MinRefresh: refreshing too often costs one small request, refreshing too
+// rarely keeps a revoked key trusted.
+func (k *KeySet) nextInterval(err error) time.Duration {
+	k.mu.Lock()
+	d := k.lastMaxAge
+	k.mu.Unlock()
+	if err != nil || d < k.opts.MinRefresh {
+		return k.opts.MinRefresh
+	}
+	return min(d, k.opts.MaxRefresh)
+}
+
+// refresh loads keys once, sharing an in-flight load with other callers. The
+// load runs detached from ctx, so one caller giving up does not fail the
+// others; FetchTimeout bounds it instead.
+func (k *KeySet) refresh(ctx context.Context) error {
+	ch := k.group.DoChan("load", func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.FetchTimeout)
+		defer cancel()
+		return nil, k.load(lctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// refetchForKid refreshes for an unknown kid unless another such refresh
+// started within UnknownKidCooldown. Callers arriving while one runs wait for
+// it, so a flood of random kids costs at most one fetch per window.
+func (k *KeySet) refetchForKid(ctx context.Context) {
+	if k.src == nil {
+		return
+	}
+	ch := k.group.DoChan("kid", func() (any, error) {
+		if !k.claimCooldown() {
+			return nil, nil
+		}
+		return nil, k.refresh(context.WithoutCancel(ctx))
+	})
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+func (k *KeySet) claimCooldown() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.clock.Now()
+	if !k.lastKidFetch.IsZero() && now.Sub(k.lastKidFetch) < k.opts.UnknownKidCooldown {
+		return false
+	}
+	k.lastKidFetch = now
+	return true
+}
+
+// load fetches and stores keys, and records the outcome. It logs failures
+// itself because background callers have nobody to return them to.
+func (k *KeySet) load(ctx context.Context) error {
+	logger := klog.FromContext(ctx).WithValues("issuer", k.opts.IssuerName)
+	got, err := k.src.fetch(ctx)
+	k.opts.Metrics.fetched(k.opts.IssuerName, err)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		k.lastErr = err.Error()
+		logger.Error(err, "Key set fetch failed", "serving", k.current() != nil)
+		return err
+	}
+	k.lastErr = ""
+	k.lastMaxAge = got.maxAge
+	k.store(got.keys)
+	logger.V(logLoaded).Info("Key set loaded", "keys", len(got.keys), "maxAge", got.maxAge)
+	return nil
+}

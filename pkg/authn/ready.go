@@ -1,0 +1,42 @@
+package authn
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+)
+
+// keysReady is an issuer's readiness: ready once keys are loaded, with a
+// detail that shows their age and whether they are stale.
+type keysReady struct{ is *issuer }
+
+var _ healthz.HealthChecker = keysReady{}
+
+func (k keysReady) Name() string { return "issuer-" + k.is.name }
+
+func (k keysReady) Check(*http.Request) error {
+	if st := k.is.keys.Status(); !st.Loaded {
+		return fmt.Errorf("keys not loaded: %s", st.LastError)
+	}
+	return nil
+}
+
+// Detail is shown by /readyz?verbose; it never carries token data.
+func (k keysReady) Detail() string {
+	return describe(k.is.keys.Status())
+}
+
+func describe(st keyset.Status) string {
+	if !st.Loaded {
+		return "no keys"
+	}
+	s := fmt.Sprintf("%d keys, %s old", st.KeyCount, st.Age.Round(time.Second))
+	if st.Stale {
+		s += ", stale: last fetch failed: " + st.LastError
+	}
+	return s
+}

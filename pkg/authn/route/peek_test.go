@@ -1,0 +1,139 @@
+package route
+
+import (
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var enc = base64.RawURLEncoding.EncodeToString
+
+// tok joins the encoded header and payload with sig, which is used verbatim.
+func tok(header, payload, sig string) string {
+	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + sig
+}
+
+const (
+	hdr = `{"alg":"RS256","kid":"k1","typ":"JWT"}`
+	pl  = `{"iss":"https://a.example","sub":"x"}`
+)
+
+// sig is a signature segment using both URL-alphabet characters.
+var sig = enc([]byte{0xfb, 0xff, 0xfe, 0x01})
+
+func TestPeek(t *testing.T) {
+	valid := tok(hdr, pl, sig)
+	segs := strings.Split(valid, ".")
+	tests := []struct {
+		name  string
+		token string
+		want  Header
+		err   error
+	}{
+		{"valid", valid, Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a.example"}, nil},
+		{"all header fields", tok(`{"alg":"ES256","crit":["x"],"jku":"https://j","x5u":"https://u"}`, `{}`, sig),
+			Header{Alg: "ES256", Crit: []string{"x"}, JKU: "https://j", X5U: "https://u"}, nil},
+		{"no iss", tok(hdr, `{"sub":"x"}`, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT"}, nil},
+		{"names match by exact case", tok(hdr, `{"ISS":"https://b","iss":"https://a"}`, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a"}, nil},
+
+		{"empty", "", Header{}, ErrNotJWT},
+		{"opaque", "s3cr3t-opaque", Header{}, ErrNotJWT},
+		{"bootstrap token", "abcdef.0123456789abcdef", Header{}, ErrNotJWT},
+		{"two segments", segs[0] + "." + segs[1], Header{}, ErrNotJWT},
+		{"JSON serialization", `{"payload":"e30"}`, Header{}, ErrNotJWT},
+		{"header not an object", tok(`["alg"]`, pl, sig), Header{}, ErrNotJWT},
+		{"JWE", segs[0] + ".a.b.c.d", Header{}, ErrEncrypted},
+
+		{"four segments", valid + ".x", Header{}, ErrMalformed},
+		{"six segments", valid + ".x.y.z", Header{}, ErrMalformed},
+		{"1 MiB", "e" + strings.Repeat("A", 1<<20), Header{}, ErrMalformed},
+		{"empty signature (alg none)", tok(`{"alg":"none"}`, pl, ""), Header{}, ErrMalformed},
+		{"empty payload", segs[0] + ".." + sig, Header{}, ErrMalformed},
+		{"padding", segs[0] + "." + segs[1] + "." + sig + "==", Header{}, ErrMalformed},
+		{"padded payload", segs[0] + "." + base64.URLEncoding.EncodeToString([]byte(pl)) + "." + sig, Header{}, ErrMalformed},
+		{"standard alphabet", segs[0] + "." + segs[1] + "." + base64.RawStdEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe, 0x01}), Header{}, ErrMalformed},
+		{"newline inside a segment", segs[0] + "." + segs[1][:4] + "\n" + segs[1][4:] + "." + sig, Header{}, ErrMalformed},
+		{"space inside a segment", segs[0] + "." + segs[1] + "." + sig[:2] + " " + sig[2:], Header{}, ErrMalformed},
+		{"non-canonical trailing bits", segs[0] + "." + segs[1] + ".AB", Header{}, ErrMalformed},
+		{"alg missing", tok(`{"kid":"k1"}`, pl, sig), Header{}, ErrMalformed},
+		{"alg not a string", tok(`{"alg":1}`, pl, sig), Header{}, ErrMalformed},
+		{"crit not a list", tok(`{"alg":"RS256","crit":"x"}`, pl, sig), Header{}, ErrMalformed},
+		{"duplicate header member", tok(`{"alg":"RS256","kid":"a","kid":"b"}`, pl, sig), Header{}, ErrMalformed},
+		{"duplicate iss", tok(hdr, `{"iss":"https://a","iss":"https://b"}`, sig), Header{}, ErrMalformed},
+		{"duplicate iss spelled with an escape", tok(hdr, `{"iss":"https://a","\u0069ss":"https://b"}`, sig), Header{}, ErrMalformed},
+		{"duplicate other claim", tok(hdr, `{"iss":"https://a","aud":"x","aud":"y"}`, sig), Header{}, ErrMalformed},
+		{"iss not a string", tok(hdr, `{"iss":["https://a"]}`, sig), Header{}, ErrMalformed},
+		{"payload not JSON", tok(hdr, `garbage`, sig), Header{}, ErrMalformed},
+		{"payload not an object", tok(hdr, `"https://a"`, sig), Header{}, ErrMalformed},
+		{"data after the payload object", tok(hdr, pl+`{}`, sig), Header{}, ErrMalformed},
+		{"truncated payload JSON", tok(hdr, `{"iss":"https://a"`, sig), Header{}, ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Peek(tc.token)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("got error %v, want %v", err, tc.err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.token) && tc.token != "" {
+				t.Fatalf("got error %q quoting the token", err)
+			}
+		})
+	}
+}
+
+// TestCheckEncodingAgreesWithPeek: for JWS-shaped tokens, CheckEncoding
+// refuses exactly the encodings Peek refuses.
+func TestCheckEncodingAgreesWithPeek(t *testing.T) {
+	valid := tok(hdr, pl, sig)
+	segs := strings.Split(valid, ".")
+	tests := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"valid", valid, true},
+		{"padding", valid + "==", false},
+		{"newline", segs[0] + "." + segs[1][:4] + "\r\n" + segs[1][4:] + "." + sig, false},
+		{"trailing bits", segs[0] + "." + segs[1] + ".AB", false},
+		{"standard alphabet", segs[0] + "." + segs[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(sig), false},
+		{"empty signature", segs[0] + "." + segs[1] + ".", false},
+		{"five segments", valid + ".a.b", false},
+		{"too large", strings.Repeat("A", MaxTokenBytes) + "." + valid, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckEncoding(tc.token)
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("got error %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestPeekLargeTokenIsCheap: refusing an oversized token must not even
+// allocate.
+func TestPeekLargeTokenIsCheap(t *testing.T) {
+	huge := tok(hdr, `{"iss":"`+strings.Repeat("a", 1<<20)+`"}`, sig)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := Peek(huge); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("got error %v, want %v", err, ErrMalformed)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("got %v allocations, want 0", allocs)
+	}
+}
+
+func BenchmarkPeek(b *testing.B) {
+	token := tok(hdr, pl, sig)
+	for b.Loop() {
+		if _, err := Peek(token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
