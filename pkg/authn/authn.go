@@ -4,39 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/server/healthz"
-	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 )
 
 // ErrUntrustedIssuer is the answer for a token no configured issuer claims.
 var ErrUntrustedIssuer = route.ErrUnknownIssuer
+
+var errOpaque = errors.New("token is not a JWT and no upstream is configured for opaque tokens")
 
 // Chain is the configured authentication chain.
 type Chain struct {
 	cache   *cache.Cache
 	router  *route.Router
 	issuers map[string]*issuer
+	// opaque receives tokens that are not JWTs; nil rejects them.
+	opaque  *issuer
 	metrics *Metrics
 }
 
 var _ authenticator.Token = &Chain{}
 
+// chainMetrics are shared by every issuer.
+type chainMetrics struct {
+	keys     *keyset.Metrics
+	upstream *upstream.Metrics
+}
+
 // New builds the chain for a validated cfg.
 func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Registerer) (*Chain, error) {
 	c := &Chain{issuers: map[string]*issuer{}, metrics: NewMetrics(reg)}
-	keyMetrics := keyset.NewMetrics()
-	reg.MustRegister(keyMetrics)
+	m := &chainMetrics{keys: keyset.NewMetrics(), upstream: upstream.NewMetrics(reg)}
+	reg.MustRegister(m.keys)
 	var candidates []route.Candidate
 	for i := range cfg.Issuers {
-		is, err := newIssuer(ctx, &cfg.Issuers[i], cfg.DeniedGroups, keyMetrics)
+		is, err := newIssuer(ctx, &cfg.Issuers[i], cfg.DeniedGroups, m)
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +58,7 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
 	}
-	c.router = router
+	c.router, c.opaque = router, c.issuers[cfg.OpaqueTokenUpstream]
 	c.cache = cache.New(c.authenticate, cache.Options{
 		SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration,
 		MaxEntries: int(cfg.Cache.MaxEntries), Metrics: cache.NewMetrics(reg),
@@ -60,43 +71,59 @@ func (c *Chain) AuthenticateToken(ctx context.Context, token string) (*authentic
 	return c.cache.AuthenticateToken(ctx, token)
 }
 
-// authenticate runs on a cache miss: route, verify, map.
+// authenticate runs on a cache miss: route, then the one issuer decides.
 func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
-	is, err := c.route(token)
+	if isLoop(ctx) {
+		c.metrics.outcome("", "loop")
+		return cache.Result{Err: errLoop, NoCache: true}
+	}
+	is, opaque, err := c.route(token)
 	if err != nil {
 		// Rejected without cryptography: caching it would only let garbage
 		// evict real entries.
 		c.metrics.outcome("", "rejected")
 		return cache.Result{Err: err, NoCache: true}
 	}
-	res, err := is.verifier.Verify(ctx, token)
-	if err != nil {
-		klog.FromContext(ctx).V(3).Info("token rejected", "issuer", is.name, "err", err)
-		c.metrics.outcome(is.name, "invalid")
-		return cache.Result{Err: err}
+	var r cache.Result
+	if opaque {
+		// Nothing to verify locally: the named upstream is the authority.
+		r = is.viaUpstream(ctx, token, time.Time{})
+	} else {
+		r = is.authenticate(ctx, token)
 	}
-	mapped, err := is.mapper.Map(res.Response)
-	if err != nil {
-		c.metrics.outcome(is.name, "denied")
-		return cache.Result{Err: err}
-	}
-	c.metrics.outcome(is.name, "authenticated")
-	return cache.Result{Response: mapped, OK: true, Expiry: res.Expiry}
+	c.metrics.outcome(is.name, outcomeOf(r))
+	return r
 }
 
-func (c *Chain) route(token string) (*issuer, error) {
+// route picks the one issuer that may see token, or none. opaque says
+// the token is not a JWT and goes to the configured opaque upstream.
+func (c *Chain) route(token string) (is *issuer, opaque bool, err error) {
 	h, err := route.Peek(token)
 	if errors.Is(err, route.ErrNotJWT) {
-		return nil, errors.New("token is not a JWT and no upstream is configured for opaque tokens")
+		if c.opaque == nil {
+			return nil, false, errOpaque
+		}
+		return c.opaque, true, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	name, err := c.router.Route(h)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return c.issuers[name], nil
+	return c.issuers[name], false, nil
+}
+
+func outcomeOf(r cache.Result) string {
+	switch {
+	case r.OK:
+		return "authenticated"
+	case errors.Is(r.Err, ErrUnavailable):
+		return "unavailable"
+	default:
+		return "rejected"
+	}
 }
 
 // ReadyChecks report, per issuer, whether its keys are loaded.

@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
@@ -32,16 +37,27 @@ type issuer struct {
 	keyIDs   map[string]bool
 	verifier verifier
 	mapper   *mapping.Mapper
+	// audiences are the configured ones, sent upstream when a review names none.
+	audiences []string
+	upstream  *upstream.Client
+	policy    v1alpha1.UpstreamPolicy
 }
 
-func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, metrics *keyset.Metrics) (*issuer, error) {
-	keys, err := newKeySet(cfg, metrics)
+func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, m *chainMetrics) (*issuer, error) {
+	keys, err := newKeySet(cfg, m.keys)
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", cfg.Name, err)
 	}
 	is := &issuer{
 		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, keyIDs: map[string]bool{},
-		mapper: mapping.New(cfg.Name, *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
+		mapper:    mapping.New(cfg.Name, *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
+		audiences: cfg.Audiences, policy: v1alpha1.UpstreamNever,
+	}
+	if cfg.Upstream != nil {
+		is.policy = cfg.Upstream.Policy
+		if is.upstream, err = newUpstream(cfg, m.upstream); err != nil {
+			return nil, err
+		}
 	}
 	for _, kid := range cfg.KeyIDs {
 		is.keyIDs[kid] = true
@@ -131,4 +147,28 @@ func (is *issuer) candidate() route.Candidate {
 
 func (is *issuer) hasKid(kid string) bool {
 	return is.keyIDs[kid] || is.keys.HasKid(kid)
+}
+
+// authenticate verifies locally and involves the cluster as the policy says.
+func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {
+	res, err := is.verifier.Verify(ctx, token)
+	switch {
+	case err == nil && is.needsConfirmation(res):
+		return is.viaUpstream(ctx, token, res.Expiry)
+	case err == nil:
+		return is.mapped(res.Response, res.Expiry)
+	case is.canFallBack(err):
+		return is.viaUpstream(ctx, token, time.Time{})
+	default:
+		klog.FromContext(ctx).V(3).Info("token rejected", "issuer", is.name, "err", err)
+		return cache.Result{Err: err}
+	}
+}
+
+func (is *issuer) mapped(resp *authenticator.Response, expiry time.Time) cache.Result {
+	out, err := is.mapper.Map(resp)
+	if err != nil {
+		return cache.Result{Err: err}
+	}
+	return cache.Result{Response: out, OK: true, Expiry: expiry}
 }

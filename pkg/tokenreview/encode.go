@@ -12,6 +12,11 @@ type outcome struct {
 	resp          *authenticator.Response
 	authenticated bool
 	errMsg        string
+	// unavailable: the token's cluster could not be asked. Answered with
+	// 503, not authenticated=false: a denial would be cached by the calling
+	// apiserver (for its webhook cache TTL) although nothing is known
+	// about the token, while a 5xx is retried and never cached.
+	unavailable bool
 }
 
 // encodeResponse builds the response object in apiVersion. It carries

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/klog/v2"
+
+	"github.com/tokenfed/tokenfed/pkg/authn"
 )
 
 // logLevelRequest logs one line per review; never the token.
@@ -44,6 +46,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.apiVersion = rv.apiVersion
 	o := h.authenticate(r, rv)
+	if o.unavailable {
+		rec.code, rec.outcome = http.StatusServiceUnavailable, "unavailable"
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, o.errMsg))
+		return
+	}
 	rec.code, rec.outcome = http.StatusOK, outcomeLabel(o)
 	klog.FromContext(r.Context()).V(logLevelRequest).Info("review", "apiVersion", rv.apiVersion, "authenticated", o.authenticated, "user", userName(o), "error", o.errMsg)
 	writeJSON(w, http.StatusOK, encodeResponse(rv.apiVersion, o))
@@ -81,6 +89,8 @@ func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	}
 	resp, ok, err := h.auth.AuthenticateToken(ctx, rv.token)
 	switch {
+	case errors.Is(err, authn.ErrUnavailable):
+		return outcome{errMsg: err.Error(), unavailable: true}
 	case err != nil:
 		return outcome{errMsg: err.Error()}
 	case !ok || resp == nil:

@@ -1,0 +1,103 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
+	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
+)
+
+// ErrUnavailable marks reviews that could not be answered because the
+// issuing cluster could not be asked; the HTTP edge answers them with 503.
+var ErrUnavailable = upstream.ErrUnavailable
+
+// LoopGuardAudience is added to the audiences of every review tokenfed
+// sends upstream. A cluster that uses tokenfed as its own webhook passes
+// the review's audiences on to it; seeing this one, tokenfed knows the
+// review came back around and answers at once instead of asking again.
+// kube-apiserver accepts a token if any audience matches, so the extra one
+// changes nothing else.
+const LoopGuardAudience = "tokenfed.io/loop-guard"
+
+// errLoop answers a review that tokenfed itself forwarded.
+var errLoop = errors.New("review was forwarded by tokenfed; not forwarding it again")
+
+func isLoop(ctx context.Context) bool {
+	auds, _ := authenticator.AudiencesFrom(ctx)
+	return slices.Contains(auds, LoopGuardAudience)
+}
+
+func newUpstream(cfg *v1alpha1.Issuer, metrics *upstream.Metrics) (*upstream.Client, error) {
+	rc, err := upstreamConfig(cfg.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s upstream: %w", cfg.Name, err)
+	}
+	return upstream.New(upstream.Options{
+		IssuerName: cfg.Name, Config: rc, Timeout: cfg.Upstream.Timeout.Duration,
+		MaxConcurrent: int(cfg.Upstream.MaxConcurrent), Metrics: metrics,
+	})
+}
+
+func upstreamConfig(u *v1alpha1.Upstream) (*rest.Config, error) {
+	if u.InCluster {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", u.Kubeconfig)
+}
+
+// needsConfirmation: the policy wants the cluster to confirm a token that
+// verified locally.
+func (is *issuer) needsConfirmation(res *jwt.Result) bool {
+	switch is.policy {
+	case v1alpha1.UpstreamAlways:
+		return true
+	case v1alpha1.UpstreamWhenBound:
+		return res.BoundTo != jwt.BoundNone
+	}
+	return false
+}
+
+// canFallBack: the token could not be verified locally for a reason the
+// cluster can settle (a legacy token, a key we do not have). A token that
+// is locally known to be bad (signature, expiry, audience) is not sent.
+func (is *issuer) canFallBack(err error) bool {
+	if is.upstream == nil || is.policy == v1alpha1.UpstreamNever {
+		return false
+	}
+	return errors.Is(err, jwt.ErrLegacyNeedsUpstream) || errors.Is(err, keyset.ErrUnknownKey) || errors.Is(err, keyset.ErrNotReady)
+}
+
+// viaUpstream asks the issuer's cluster. expiry caps the cache TTL when
+// local verification knew it.
+func (is *issuer) viaUpstream(ctx context.Context, token string, expiry time.Time) cache.Result {
+	resp, err := is.upstream.Review(ctx, token, is.upstreamAudiences(ctx))
+	if errors.Is(err, upstream.ErrUnavailable) {
+		return cache.Result{Err: err, NoCache: true}
+	}
+	if err != nil {
+		return cache.Result{Err: err}
+	}
+	resp.Audiences = slices.DeleteFunc(resp.Audiences, func(a string) bool { return a == LoopGuardAudience })
+	return is.mapped(resp, expiry)
+}
+
+// upstreamAudiences are the review's audiences (or, when it names none,
+// the issuer's, which is what the cluster would use) plus the loop guard.
+func (is *issuer) upstreamAudiences(ctx context.Context) []string {
+	auds, _ := authenticator.AudiencesFrom(ctx)
+	if len(auds) == 0 {
+		auds = is.audiences
+	}
+	return append(slices.Clone(auds), LoopGuardAudience)
+}

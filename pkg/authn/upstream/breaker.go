@@ -1,0 +1,124 @@
+package upstream
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+)
+
+// BreakerOptions tune the circuit breaker.
+type BreakerOptions struct {
+	// Failures in a row that open the circuit. Default 5.
+	Threshold int
+	// MinOpen is the first open period; it doubles on each failed probe up
+	// to MaxOpen. Defaults 1s and 30s.
+	MinOpen, MaxOpen time.Duration
+}
+
+type breakerState int
+
+const (
+	closed breakerState = iota
+	open
+	halfOpen
+)
+
+// breaker opens after Threshold failures in a row, so an outage costs one
+// fast answer instead of a timeout per review. When open it lets one probe
+// through every open period (half-open); a success closes it.
+type breaker struct {
+	opts  BreakerOptions
+	clock clock.PassiveClock
+
+	mu        sync.Mutex
+	st        breakerState
+	failures  int
+	openFor   time.Duration
+	openUntil time.Time
+	probing   bool
+}
+
+func newBreaker(opts BreakerOptions, clk clock.PassiveClock) *breaker {
+	if opts.Threshold == 0 {
+		opts.Threshold = 5
+	}
+	if opts.MinOpen == 0 {
+		opts.MinOpen = time.Second
+	}
+	if opts.MaxOpen == 0 {
+		opts.MaxOpen = 30 * time.Second
+	}
+	return &breaker{opts: opts, clock: clk}
+}
+
+// allow reports whether a call may go out; in half-open only one may.
+func (b *breaker) allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.st == closed {
+		return true
+	}
+	if b.probing || b.clock.Now().Before(b.openUntil) {
+		return false
+	}
+	b.st, b.probing = halfOpen, true
+	return true
+}
+
+// release undoes allow for a call that never went out.
+func (b *breaker) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
+// record counts a call's outcome. Only faults of the cluster count: a 4xx
+// other than 429 is our request's problem, not an outage.
+func (b *breaker) record(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+	if !isFault(err) {
+		b.st, b.failures, b.openFor = closed, 0, 0
+		return
+	}
+	b.failures++
+	if b.st == halfOpen || b.failures >= b.opts.Threshold {
+		b.trip(retryAfter(err))
+	}
+}
+
+func (b *breaker) trip(hint time.Duration) {
+	b.openFor = min(max(b.openFor*2, b.opts.MinOpen), b.opts.MaxOpen)
+	wait := max(b.openFor, min(hint, b.opts.MaxOpen))
+	b.st, b.openUntil = open, b.clock.Now().Add(wait)
+}
+
+func (b *breaker) state() breakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.st
+}
+
+func isFault(err error) bool {
+	if err == nil {
+		return false
+	}
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		code := st.Status().Code
+		return code == 429 || code >= 500
+	}
+	return true
+}
+
+// retryAfter is the server's Retry-After hint, if it gave one.
+func retryAfter(err error) time.Duration {
+	if s, ok := apierrors.SuggestsClientDelay(err); ok {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}

@@ -1,0 +1,50 @@
+package upstream
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics of upstream reviews, by issuer name only.
+type Metrics struct {
+	calls   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	breaker *prometheus.GaugeVec
+}
+
+// NewMetrics registers the upstream metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tokenfed", Subsystem: "upstream", Name: "reviews_total",
+			Help: "Upstream TokenReviews by issuer and result (authenticated, unauthenticated, error, breaker_open, busy).",
+		}, []string{"issuer", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "tokenfed", Subsystem: "upstream", Name: "review_duration_seconds",
+			Help: "Latency of upstream TokenReviews that went out.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
+		}, []string{"issuer"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "tokenfed", Subsystem: "upstream", Name: "breaker_state",
+			Help: "Circuit breaker state per issuer: 0 closed, 1 open, 2 half-open.",
+		}, []string{"issuer"}),
+	}
+	reg.MustRegister(m.calls, m.latency, m.breaker)
+	return m
+}
+
+func (m *Metrics) call(issuer, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.calls.WithLabelValues(issuer, result).Inc()
+	if d > 0 {
+		m.latency.WithLabelValues(issuer).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) breakerState(issuer string, st breakerState) {
+	if m != nil {
+		m.breaker.WithLabelValues(issuer).Set(float64(st))
+	}
+}

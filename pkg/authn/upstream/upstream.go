@@ -1,0 +1,183 @@
+// Package upstream asks an issuing cluster's own TokenReview API about a
+// token: the authority for what local verification cannot see (legacy
+// tokens, deleted objects, opaque tokens). It never becomes a liability:
+// calls are bounded in number and time, a circuit breaker answers fast
+// while the cluster is failing, redirects are refused, and a token is only
+// ever sent to the one cluster it was routed to.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+)
+
+// ErrUnavailable marks answers that say nothing about the token: the
+// cluster could not be asked. Callers must not cache them as rejections.
+var ErrUnavailable = errors.New("issuer's cluster is unavailable")
+
+// ErrRejected is the upstream's own "not authenticated".
+var ErrRejected = errors.New("token rejected by its cluster")
+
+// Options configure a Client.
+type Options struct {
+	IssuerName string
+	// Config reaches the issuing cluster; its user needs `create
+	// tokenreviews` (ClusterRole system:auth-delegator).
+	Config *rest.Config
+	// Timeout bounds one review.
+	Timeout time.Duration
+	// MaxConcurrent bounds reviews in flight; beyond it reviews fail fast.
+	MaxConcurrent int
+	// Breaker tunes the circuit breaker; zero values get defaults.
+	Breaker BreakerOptions
+	Metrics *Metrics
+	Clock   clock.PassiveClock
+}
+
+// Client reviews tokens with one issuing cluster.
+type Client struct {
+	name    string
+	rest    rest.Interface
+	timeout time.Duration
+	slots   chan struct{}
+	breaker *breaker
+	metrics *Metrics
+	clock   clock.PassiveClock
+}
+
+// New returns a Client. It builds its HTTP client once, with redirects
+// refused: a redirect would send the token to a server nobody configured.
+func New(opts Options) (*Client, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	rc, err := restClient(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", opts.IssuerName, err)
+	}
+	return &Client{
+		name: opts.IssuerName, rest: rc, timeout: opts.Timeout,
+		slots:   make(chan struct{}, max(1, opts.MaxConcurrent)),
+		breaker: newBreaker(opts.Breaker, opts.Clock),
+		metrics: opts.Metrics, clock: opts.Clock,
+	}, nil
+}
+
+func restClient(cfg *rest.Config) (rest.Interface, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.GroupVersion = &authenticationv1.SchemeGroupVersion
+	cfg.APIPath = "/apis"
+	cfg.NegotiatedSerializer = codecs.WithoutConversion()
+	cfg.UserAgent = "tokenfed"
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return rest.RESTClientForConfigAndClient(cfg, hc)
+}
+
+// Review asks the cluster about token for audiences. It returns the
+// cluster's user, ErrRejected with the cluster's reason, or an error
+// wrapping ErrUnavailable.
+func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
+	if !c.breaker.allow() {
+		c.metrics.call(c.name, "breaker_open", 0)
+		return nil, fmt.Errorf("%w: circuit open after repeated failures", ErrUnavailable)
+	}
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	default:
+		c.breaker.release()
+		c.metrics.call(c.name, "busy", 0)
+		return nil, fmt.Errorf("%w: too many reviews in flight", ErrUnavailable)
+	}
+	start := c.clock.Now()
+	status, err := c.post(ctx, token, audiences)
+	c.breaker.record(err)
+	c.metrics.breakerState(c.name, c.breaker.state())
+	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	return toResponse(status)
+}
+
+func (c *Client) post(ctx context.Context, token string, audiences []string) (*authenticationv1.TokenReviewStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: audiences}}
+	var out authenticationv1.TokenReview
+	// MaxRetries(0): client-go would otherwise retry 429s up to ten times,
+	// piling on a cluster that asked us to back off.
+	err := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx).Into(&out)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return &out.Status, nil
+}
+
+// unavailable wraps a transport or API error without its details leaking
+// anything of the request (client-go errors never contain the body).
+func unavailable(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return fmt.Errorf("%w: HTTP %d %s", ErrUnavailable, st.Status().Code, st.Status().Reason)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: timed out", ErrUnavailable)
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// toResponse drops system:authenticated: the calling apiserver adds it
+// for itself, and mapping would otherwise turn it into a prefixed group.
+func toResponse(st *authenticationv1.TokenReviewStatus) (*authenticator.Response, error) {
+	if !st.Authenticated {
+		if st.Error != "" {
+			return nil, fmt.Errorf("%w: %s", ErrRejected, truncate(st.Error, 200))
+		}
+		return nil, ErrRejected
+	}
+	info := &user.DefaultInfo{
+		Name: st.User.Username, UID: st.User.UID,
+		Groups: slices.DeleteFunc(slices.Clone(st.User.Groups), func(g string) bool { return g == user.AllAuthenticated }),
+	}
+	if len(st.User.Extra) > 0 {
+		info.Extra = make(map[string][]string, len(st.User.Extra))
+		for k, v := range st.User.Extra {
+			info.Extra[k] = slices.Clone(v)
+		}
+	}
+	return &authenticator.Response{User: info, Audiences: st.Audiences}, nil
+}
+
+func resultLabel(st *authenticationv1.TokenReviewStatus, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case st.Authenticated:
+		return "authenticated"
+	default:
+		return "unauthenticated"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
