@@ -1,0 +1,167 @@
+// Package config_test checks the kustomize manifests and sample
+// configurations in this directory: every YAML file parses, every tokenfed
+// Configuration decodes and validates, and `kubectl kustomize` builds
+// objects that decode strictly into their Go types and are wired together.
+package config_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apiserver/pkg/apis/apiserver"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	apiservervalidation "k8s.io/apiserver/pkg/apis/apiserver/validation"
+	authenticationcel "k8s.io/apiserver/pkg/authentication/cel"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+)
+
+// splitDocuments splits a YAML stream and drops empty and comment-only
+// documents.
+func splitDocuments(data []byte) ([][]byte, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		j, err := yaml.YAMLToJSONStrict(doc)
+		if err != nil {
+			return nil, err
+		}
+		if string(j) != "null" {
+			docs = append(docs, doc)
+		}
+	}
+}
+
+func yamlFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestYAMLParses parses every YAML file here as kubectl would: no duplicate
+// keys, and every document names its apiVersion and kind.
+func TestYAMLParses(t *testing.T) {
+	files := yamlFiles(t)
+	if len(files) == 0 {
+		t.Fatal("got no YAML files under config/")
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs, err := splitDocuments(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(docs) == 0 {
+				t.Fatal("got no documents, want at least one")
+			}
+			for i, doc := range docs {
+				var meta struct {
+					APIVersion string `json:"apiVersion"`
+					Kind       string `json:"kind"`
+				}
+				if err := yaml.Unmarshal(doc, &meta); err != nil {
+					t.Fatalf("document %d: %v", i, err)
+				}
+				if meta.APIVersion == "" || meta.Kind == "" {
+					t.Errorf("document %d: got apiVersion %q kind %q, want both set", i, meta.APIVersion, meta.Kind)
+				}
+			}
+		})
+	}
+}
+
+// configurations are the tokenfed Configuration files here. samples/dev.yaml
+// is one too: it validates, although its relative certificate paths only
+// resolve from the repository root.
+func configurations(t *testing.T) []string {
+	t.Helper()
+	samples, err := filepath.Glob("samples/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(samples, managerConfig)
+}
+
+// managerConfig becomes the ConfigMap the Deployment reads.
+const managerConfig = "manager/config.yaml"
+
+func TestConfigurationsValidate(t *testing.T) {
+	files := configurations(t)
+	if len(files) < 3 {
+		t.Fatalf("got configurations %v, want samples/dev.yaml, samples/federation.yaml and %s at least", files, managerConfig)
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			cfg, err := v1alpha1.LoadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
+				t.Errorf("got errors, want none:\n%v", errs.ToAggregate())
+			}
+			for _, is := range cfg.Issuers {
+				if is.Type != v1alpha1.IssuerTypeOIDC {
+					continue
+				}
+				if err := validateOIDC(&is); err != nil {
+					t.Errorf("issuer %s: %v", is.Name, err)
+				}
+			}
+		})
+	}
+}
+
+// validateOIDC runs kube-apiserver's own JWTAuthenticator validation,
+// including CEL compilation, on an OIDC issuer, converted as pkg/authn does.
+// v1alpha1.Validate leaves claim mappings and rules to it.
+func validateOIDC(is *v1alpha1.Issuer) error {
+	in := apiserverv1.JWTAuthenticator{
+		Issuer: apiserverv1.Issuer{
+			URL: is.URL, Audiences: is.Audiences,
+			AudienceMatchPolicy: apiserverv1.AudienceMatchPolicyType(is.AudienceMatchPolicy),
+		},
+		ClaimValidationRules: is.ClaimValidationRules,
+		UserValidationRules:  is.UserValidationRules,
+	}
+	if is.ClaimMappings != nil {
+		in.ClaimMappings = *is.ClaimMappings
+	} else {
+		empty := ""
+		in.ClaimMappings.Username = apiserverv1.PrefixedClaimOrExpression{Claim: "sub", Prefix: &empty}
+	}
+	var out apiserver.JWTAuthenticator
+	if err := apiserverv1.Convert_v1_JWTAuthenticator_To_apiserver_JWTAuthenticator(&in, &out, nil); err != nil {
+		return err
+	}
+	_, errs := apiservervalidation.CompileAndValidateJWTAuthenticator(authenticationcel.NewDefaultCompiler(), out, nil)
+	return errs.ToAggregate()
+}
