@@ -49,7 +49,9 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration) (*App, error) {
 			return nil, fmt.Errorf("client CA: %w", err)
 		}
 	}
-	a.server = server.New(serverOptions(&cfg.Server), server.NewMux(a.routes(cfg, reg)))
+	opts := serverOptions(&cfg.Server)
+	opts.VerifyConnection = callers.VerifyConnection(a.clientCAOptions)
+	a.server = server.New(opts, server.NewMux(a.routes(cfg, reg)))
 	return a, nil
 }
 

@@ -1,15 +1,23 @@
 // Package callers decides who may ask tokenfed for a review. With a client
 // CA configured, a caller must present a certificate that chains to it; the
 // CA file is re-read when it changes, so it can be rotated without a restart.
+//
+// The certificate is verified once per connection, in the TLS handshake,
+// against the CA current at that moment (kube-apiserver's webhook client
+// keeps its connections open, so per-request verification would cost an
+// x509 chain check on every review). The handshake only requests a
+// certificate, so health probes without one still connect; the review
+// endpoints then require one.
 package callers
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/json"
-	"k8s.io/klog/v2"
 )
 
 // VerifyOptionsFunc returns the current client-CA verify options, and false
@@ -17,25 +25,30 @@ import (
 // VerifyOptions method has this shape.
 type VerifyOptionsFunc func() (x509.VerifyOptions, bool)
 
-// RequireClientCert wraps next so that, when verifyOpts reports a CA, only
-// callers with a certificate issued by it get through. The TLS layer only
-// requests certificates; verifying here (as kube-apiserver's x509
-// authenticator does) lets the CA change without rebuilding the listener and
-// keeps health endpoints reachable by probes that have no certificate.
+// VerifyConnection is a tls.Config.VerifyConnection that rejects the
+// handshake of a caller whose certificate does not chain to the current CA.
+// A caller without a certificate passes here and is refused by
+// RequireClientCert on the review endpoints.
+func VerifyConnection(verifyOpts VerifyOptionsFunc) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		opts, ok := verifyOpts()
+		if !ok || len(cs.PeerCertificates) == 0 {
+			return nil
+		}
+		if _, err := verify(cs.PeerCertificates, opts); err != nil {
+			return errors.New("client certificate is not trusted")
+		}
+		return nil
+	}
+}
+
+// RequireClientCert wraps next so that, when a CA is configured, only
+// callers whose connection presented a (handshake-verified) certificate
+// get through.
 func RequireClientCert(next http.Handler, verifyOpts VerifyOptionsFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		opts, ok := verifyOpts()
-		if !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		if _, ok := verifyOpts(); ok && (r.TLS == nil || len(r.TLS.PeerCertificates) == 0) {
 			deny(w, http.StatusUnauthorized, "a client certificate is required")
-			return
-		}
-		if _, err := verify(r.TLS.PeerCertificates, opts); err != nil {
-			klog.FromContext(r.Context()).V(2).Info("caller certificate rejected", "err", err)
-			deny(w, http.StatusUnauthorized, "client certificate is not trusted")
 			return
 		}
 		next.ServeHTTP(w, r)

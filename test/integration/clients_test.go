@@ -78,8 +78,6 @@ func TestClientGo(t *testing.T) {
 // without a certificate are refused with 401, and health stays open.
 func TestCallerWithoutClientCertificate(t *testing.T) {
 	p := startTokenfed(t, nil)
-	anon := p.Client()
-	anon.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
 	tr := anonClient(p)
 	code, body := post(t, tr, p.URL+"/authenticate", "application/json", `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`)
 	if code != 401 || !strings.Contains(body, "client certificate is required") {
@@ -88,5 +86,18 @@ func TestCallerWithoutClientCertificate(t *testing.T) {
 	resp, err := tr.Get(p.URL + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("got readyz %v %v, want 200 without a client certificate", resp, err)
+	}
+}
+
+// TestUntrustedClientCertificate: a certificate from another CA fails the
+// TLS handshake; the server keeps serving trusted callers.
+func TestUntrustedClientCertificate(t *testing.T) {
+	p := startTokenfed(t, nil)
+	_, err := foreignClient(t, p).Post(p.URL+"/authenticate", "application/json", strings.NewReader(validV1))
+	if err == nil {
+		t.Fatalf("got no error, want the handshake refused for an untrusted client certificate")
+	}
+	if code, _ := post(t, p.Client(), p.URL+"/authenticate", "application/json", validV1); code != 200 {
+		t.Fatalf("trusted caller after an untrusted one: got HTTP %d, want 200", code)
 	}
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// benchCase is one row family of the table.
+type benchCase struct {
+	name   string
+	url    string
+	tls    *tls.Config
+	bodies bodySource
+	next   *atomic.Int64 // shared by the case's runs, so pooled tokens are never reused
+	server []string      // processes whose CPU and RSS the case is charged
+	noH2   bool
+}
+
+// result is one measured row.
+type result struct {
+	caseName string
+	h2       bool
+	conc     int
+	run
+	cpuPer1k float64 // server CPU seconds per 1000 requests
+	rss      float64 // MiB, summed over the case's processes
+}
+
+func repeated(body []byte) bodySource {
+	return func(int64) ([]byte, bool) { return body, true }
+}
+
+func pooled(bodies [][]byte) bodySource {
+	return func(i int64) ([]byte, bool) {
+		if i >= int64(len(bodies)) {
+			return nil, false
+		}
+		return bodies[i], true
+	}
+}
+
+// unknownIssuerToken is well-formed and unsigned: rejected on its iss.
+func unknownIssuerToken(i int64) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc([]byte(fmt.Sprintf(`{"iss":"https://nobody-%d.example","sub":"x"}`, i%1000))) + "." + enc([]byte("sig"))
+}
+
+// randomKidToken names the hub as issuer with a kid it never had: each one
+// is an unknown-kid lookup, the storm that must not become a fetch storm.
+func randomKidToken(issuer string, i int64) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(fmt.Sprintf(`{"alg":"RS256","kid":"storm-%d-%d"}`, time.Now().UnixNano(), i))) + "." +
+		enc([]byte(`{"iss":"`+issuer+`","sub":"system:serviceaccount:x:y","exp":4102444800}`)) + "." + enc([]byte("sig"))
+}
+
+func bodiesOf(tokens []string) [][]byte {
+	out := make([][]byte, len(tokens))
+	for i, t := range tokens {
+		out[i] = reviewBody(t)
+	}
+	return out
+}
+
+// cases builds every case; pools of distinct tokens back the uncached ones.
+func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
+	tf := e.tokenfed.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	up := e.upstreamTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	apiserver := e.hub.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	return []benchCase{
+		{name: "1 ceiling: trivial HTTPS TokenReview handler", url: e.echoURL, tls: e.tfTLS, bodies: repeated(valid), server: []string{"echo"}},
+		{name: "2 tokenfed, cached (one token repeated)", url: tf, tls: e.tfTLS, bodies: repeated(valid), server: []string{"tokenfed"}},
+		{name: "3a tokenfed, uncached RS256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed"}},
+		{name: "3b tokenfed, uncached ES256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(esPool), server: []string{"tokenfed"}},
+		{name: "4a tokenfed, garbage tokens", url: tf, tls: e.tfTLS, bodies: repeated(reviewBody("garbage-not-a-token")), server: []string{"tokenfed"}},
+		{name: "4b tokenfed, unknown issuer", url: tf, tls: e.tfTLS, bodies: func(i int64) ([]byte, bool) { return reviewBody(unknownIssuerToken(i)), true }, server: []string{"tokenfed"}},
+		{name: "5 kube-apiserver TokenReview, direct", url: apiserver, tls: e.hubTLS, bodies: repeated(valid), server: []string{"kube-apiserver"}},
+		{name: "6 kubectl proxy -> kube-apiserver", url: e.proxyURL, bodies: repeated(valid), server: []string{"kubectl proxy", "kube-apiserver"}, noH2: true},
+		{name: "7 tokenfed, upstream policy always (each token once)", url: up, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed-upstream", "kube-apiserver"}},
+	}
+}
+
+// measure runs one case at one protocol and concurrency.
+func (e *env) measure(c benchCase, h2 bool, conc int, d time.Duration) (result, error) {
+	before, err := e.cpu(c.server)
+	if err != nil {
+		return result{}, err
+	}
+	r := load(target{url: c.url, tls: c.tls, bodies: c.bodies}, h2, conc, d, c.next)
+	after, err := e.cpu(c.server)
+	if err != nil {
+		return result{}, err
+	}
+	res := result{caseName: c.name, h2: h2, conc: conc, run: r}
+	if r.requests > 0 {
+		res.cpuPer1k = (after - before) / float64(r.requests) * 1000
+	}
+	for _, name := range c.server {
+		res.rss += rssMiB(e.pids[name])
+	}
+	return res, nil
+}
+
+func (e *env) cpu(names []string) (float64, error) {
+	total := 0.0
+	for _, n := range names {
+		s, err := cpuSeconds(e.pids[n])
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", n, err)
+		}
+		total += s
+	}
+	return total, nil
+}

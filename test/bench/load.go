@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// target is one endpoint under load.
+type target struct {
+	url    string
+	tls    *tls.Config // nil for plain HTTP (kubectl proxy)
+	bodies bodySource
+}
+
+// bodySource hands out request bodies; ok=false means it ran out (each
+// uncached token is used once).
+type bodySource func(i int64) (body []byte, ok bool)
+
+// run is one measured load run.
+type run struct {
+	requests int64
+	errors   int64
+	non200   int64
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+func (r run) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// client builds the same load client for every case: HTTP/1.1 with
+// keep-alive, or HTTP/2 multiplexed over one connection.
+func client(t target, h2 bool, conc int) *http.Client {
+	if t.tls == nil {
+		return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	}
+	if h2 {
+		cfg := t.tls.Clone()
+		cfg.NextProtos = []string{"h2"}
+		return &http.Client{Transport: &http2.Transport{TLSClientConfig: cfg}}
+	}
+	cfg := t.tls.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+}
+
+// load runs conc workers against t for d (or until bodies run out).
+func load(t target, h2 bool, conc int, d time.Duration, next *atomic.Int64) run {
+	c := client(t, h2, conc)
+	var errs, non200 atomic.Int64
+	lat := make([][]time.Duration, conc)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				body, ok := t.bodies(next.Add(1))
+				if !ok {
+					return
+				}
+				t0 := time.Now()
+				code, err := post(c, t.url, body)
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil {
+					errs.Add(1)
+				} else if code/100 != 2 {
+					non200.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	return run{requests: int64(len(all)), errors: errs.Load(), non200: non200.Load(), elapsed: time.Since(start), p50: pct(all, 0.50), p99: pct(all, 0.99)}
+}
+
+func post(c *http.Client, url string, body []byte) (int, error) {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}

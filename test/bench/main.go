@@ -1,0 +1,108 @@
+// Command bench is `make bench`: tokenfed side by side with a trivial HTTPS
+// handler (the ceiling), kube-apiserver's own TokenReview and kubectl
+// proxy, all measured in one run with one load client. It prints a
+// markdown table and writes it to test/bench/RESULTS.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
+)
+
+func main() {
+	echo := flag.String("echo", "", "internal: serve the ceiling handler on this address")
+	echoCert := flag.String("echo-cert", "", "internal")
+	echoKey := flag.String("echo-key", "", "internal")
+	duration := flag.Duration("duration", 3*time.Second, "length of each measured run")
+	out := flag.String("out", filepath.Join(tokenfedproc.RepoRoot(), "test", "bench", "RESULTS.md"), "results file")
+	flag.Parse()
+	if *echo != "" {
+		exitOn(serveEcho(*echo, *echoCert, *echoKey))
+		return
+	}
+	exitOn(runBench(*duration, *out))
+}
+
+func exitOn(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
+
+func runBench(d time.Duration, out string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	dir, err := os.MkdirTemp("", "tokenfed-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e, err := setup(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	r := &report{}
+	if r.results, err = e.measureAll(ctx, d); err != nil {
+		return err
+	}
+	say("key-kid storm (%s with and %s without)", d*2, d*2)
+	valid, _ := e.rs.mint(e.hub.IssuerURL)
+	if r.storm, err = e.keyKidStorm(reviewBody(valid), 2*d); err != nil {
+		return err
+	}
+	say("Go micro-benchmarks")
+	if r.micro, err = runMicro(); err != nil {
+		return err
+	}
+	md := r.render(d)
+	fmt.Print(md)
+	return os.WriteFile(out, []byte(md), 0o644)
+}
+
+// measureAll runs every case at both protocols and both concurrencies.
+func (e *env) measureAll(ctx context.Context, d time.Duration) ([]result, error) {
+	// Enough distinct tokens that uncached runs rarely run dry.
+	const poolSize = 40000
+	say("minting %d RS256 and %d ES256 service-account tokens", poolSize, poolSize)
+	rs, err := e.rs.mintMany(poolSize, e.hub.IssuerURL)
+	if err != nil {
+		return nil, err
+	}
+	es, err := e.es.mintMany(poolSize, edgeIssuer)
+	if err != nil {
+		return nil, err
+	}
+	var results []result
+	for _, c := range e.cases(bodiesOf(rs), bodiesOf(es), bodiesOf(rs[:1])[0]) {
+		c.next = new(atomic.Int64)
+		for _, h2 := range []bool{false, true} {
+			for _, conc := range []int{16, 64} {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				if h2 && c.noH2 {
+					continue
+				}
+				res, err := e.measure(c, h2, conc, d)
+				if err != nil {
+					return nil, err
+				}
+				say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s", c.name, proto(h2), conc, res.rps(), res.p99.Round(time.Microsecond))
+				results = append(results, res)
+			}
+		}
+	}
+	return results, nil
+}
