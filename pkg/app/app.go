@@ -27,8 +27,15 @@ import (
 // cert-manager renews well before expiry, so seconds are plenty.
 const certReloadInterval = 2 * time.Second
 
+// Options are run-time switches that are not part of the configuration.
+type Options struct {
+	// Profiling serves /debug/pprof/ (to callers with a client certificate).
+	Profiling bool
+}
+
 // App is a configured tokenfed.
 type App struct {
+	opts     Options
 	chain    *authn.Chain
 	server   *server.Server
 	clientCA *dynamiccertificates.DynamicFileCAContent
@@ -36,22 +43,22 @@ type App struct {
 
 // New wires cfg. It fails on anything that would make serving pointless,
 // such as an unreadable client CA.
-func New(ctx context.Context, cfg *v1alpha1.Configuration) (*App, error) {
+func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	chain, err := authn.New(ctx, cfg, reg)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{chain: chain}
+	a := &App{chain: chain, opts: opts}
 	if cfg.Server.ClientCAFile != "" {
 		if a.clientCA, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.Server.ClientCAFile); err != nil {
 			return nil, fmt.Errorf("client CA: %w", err)
 		}
 	}
-	opts := serverOptions(&cfg.Server)
-	opts.VerifyConnection = callers.VerifyConnection(a.clientCAOptions)
-	a.server = server.New(opts, server.NewMux(a.routes(cfg, reg)))
+	srvOpts := serverOptions(&cfg.Server)
+	srvOpts.VerifyConnection = callers.VerifyConnection(a.clientCAOptions)
+	a.server = server.New(srvOpts, server.NewMux(a.routes(cfg, reg)))
 	return a, nil
 }
 
@@ -76,10 +83,11 @@ func (a *App) routes(cfg *v1alpha1.Configuration, reg *prometheus.Registry) serv
 		Review: func(v string) http.Handler {
 			return tokenreview.NewHandler(a.chain, cfg.Server.MaxRequestBodyBytes, v, metrics)
 		},
-		ClientCA: a.clientCAOptions,
-		Live:     []healthz.HealthChecker{healthz.PingHealthz},
-		Ready:    append([]healthz.HealthChecker{certLoaded}, a.chain.ReadyChecks()...),
-		Gatherer: reg,
+		ClientCA:  a.clientCAOptions,
+		Live:      []healthz.HealthChecker{healthz.PingHealthz},
+		Ready:     append([]healthz.HealthChecker{certLoaded}, a.chain.ReadyChecks()...),
+		Gatherer:  reg,
+		Profiling: a.opts.Profiling,
 	}
 }
 

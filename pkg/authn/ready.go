@@ -18,6 +18,10 @@ var _ healthz.HealthChecker = keysReady{}
 
 func (k keysReady) Name() string { return "issuer-" + k.is.name }
 
+// Informational: an issuer without keys is reported, not gating; see
+// server.Informational.
+func (k keysReady) Informational() bool { return true }
+
 func (k keysReady) Check(*http.Request) error {
 	if st := k.is.keys.Status(); !st.Loaded {
 		return fmt.Errorf("keys not loaded: %s", st.LastError)

@@ -14,6 +14,18 @@ type Detailer interface {
 	Detail() string
 }
 
+// Informational is implemented by checks that are reported but do not
+// gate readiness. One unreachable issuer must not take tokenfed out of its
+// Service: every other issuer, and the stale keys of that one, still work.
+type Informational interface {
+	Informational() bool
+}
+
+func gates(c healthz.HealthChecker) bool {
+	i, ok := c.(Informational)
+	return !ok || !i.Informational()
+}
+
 // readyzHandler is healthz's format plus details: k8s.io/apiserver's handler
 // prints only ok/failed, and operators need to see a stale key set before
 // it expires. Details never carry token data.
@@ -23,7 +35,7 @@ func readyzHandler(checks []healthz.HealthChecker) http.Handler {
 		failed := false
 		for _, c := range checks {
 			err := c.Check(r)
-			failed = failed || err != nil
+			failed = failed || (err != nil && gates(c))
 			writeCheckLine(&out, c, err)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -46,7 +58,11 @@ func writeCheckLine(out *strings.Builder, c healthz.HealthChecker, err error) {
 	if d, ok := c.(Detailer); ok && d.Detail() != "" {
 		detail = " (" + d.Detail() + ")"
 	}
-	if err != nil {
+	switch {
+	case err != nil && !gates(c):
+		fmt.Fprintf(out, "[-]%s not ready (does not gate readiness): %v%s\n", c.Name(), err, detail)
+		return
+	case err != nil:
 		fmt.Fprintf(out, "[-]%s failed: %v%s\n", c.Name(), err, detail)
 		return
 	}

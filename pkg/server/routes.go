@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,6 +30,8 @@ type Routes struct {
 	Live, Ready []healthz.HealthChecker
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
+	// Profiling serves /debug/pprof/ to callers with a client certificate.
+	Profiling bool
 }
 
 // NewMux returns the handler for every route.
@@ -41,5 +44,9 @@ func NewMux(r Routes) http.Handler {
 	healthz.InstallLivezHandler(mux, r.Live...)
 	mux.Handle("/readyz", readyzHandler(r.Ready))
 	mux.Handle("/metrics", promhttp.HandlerFor(r.Gatherer, promhttp.HandlerOpts{}))
+	if r.Profiling {
+		mux.Handle("/debug/pprof/", callers.RequireClientCert(http.HandlerFunc(pprof.Index), r.ClientCA))
+		mux.Handle("/debug/pprof/profile", callers.RequireClientCert(http.HandlerFunc(pprof.Profile), r.ClientCA))
+	}
 	return mux
 }

@@ -145,8 +145,8 @@ func (s *Server) httpServer(logger klog.Logger, conns *connTracker) *http.Server
 // change at runtime, and health probes need no certificate.
 func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"h2", "http/1.1"},
+		MinVersion:       tls.VersionTLS12,
+		NextProtos:       []string{"h2", "http/1.1"},
 		GetCertificate:   s.certs.GetCertificate,
 		ClientAuth:       tls.RequestClientCert,
 		VerifyConnection: s.opts.VerifyConnection,

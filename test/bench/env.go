@@ -117,7 +117,7 @@ func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.
 	hub.Fetch.UnknownKidCooldown = metav1.Duration{Duration: kidCooldown}
 	edge := v1alpha1.Issuer{Name: "edge", URL: edgeIssuer, StaticKeys: &v1alpha1.StaticKeys{JWKS: jwks}, Algorithms: []string{"ES256"}}
 	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{hub, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}}
-	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: dir, Config: cfg, Args: []string{"-v", "0"}})
+	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: dir, Config: cfg, Args: []string{"-v", "0", "--profiling"}})
 	if err != nil {
 		return nil, err
 	}

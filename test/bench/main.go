@@ -8,9 +8,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,13 +24,14 @@ func main() {
 	echoCert := flag.String("echo-cert", "", "internal")
 	echoKey := flag.String("echo-key", "", "internal")
 	duration := flag.Duration("duration", 3*time.Second, "length of each measured run")
+	profileCase := flag.String("profile", "", "case-name prefix (e.g. \"2 \") to CPU-profile tokenfed during its HTTP/2 c=16 run")
 	out := flag.String("out", filepath.Join(tokenfedproc.RepoRoot(), "test", "bench", "RESULTS.md"), "results file")
 	flag.Parse()
 	if *echo != "" {
 		exitOn(serveEcho(*echo, *echoCert, *echoKey))
 		return
 	}
-	exitOn(runBench(*duration, *out))
+	exitOn(runBench(*duration, *out, *profileCase))
 }
 
 func exitOn(err error) {
@@ -40,7 +43,7 @@ func exitOn(err error) {
 
 func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
 
-func runBench(d time.Duration, out string) error {
+func runBench(d time.Duration, out, profileCase string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	dir, err := os.MkdirTemp("", "tokenfed-bench-")
@@ -54,7 +57,7 @@ func runBench(d time.Duration, out string) error {
 	}
 	defer e.stop()
 	r := &report{}
-	if r.results, err = e.measureAll(ctx, d); err != nil {
+	if r.results, err = e.measureAll(ctx, d, profileCase); err != nil {
 		return err
 	}
 	say("key-kid storm (%s with and %s without)", d*2, d*2)
@@ -72,7 +75,7 @@ func runBench(d time.Duration, out string) error {
 }
 
 // measureAll runs every case at both protocols and both concurrencies.
-func (e *env) measureAll(ctx context.Context, d time.Duration) ([]result, error) {
+func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase string) ([]result, error) {
 	// Enough distinct tokens that uncached runs rarely run dry.
 	const poolSize = 40000
 	say("minting %d RS256 and %d ES256 service-account tokens", poolSize, poolSize)
@@ -95,7 +98,16 @@ func (e *env) measureAll(ctx context.Context, d time.Duration) ([]result, error)
 				if h2 && c.noH2 {
 					continue
 				}
+				var prof chan error
+				if profileCase != "" && strings.HasPrefix(c.name, profileCase) && h2 && conc == 16 {
+					prof = e.profile(d, filepath.Join(os.TempDir(), "tokenfed-cpu.pprof"))
+				}
 				res, err := e.measure(c, h2, conc, d)
+				if prof != nil {
+					if perr := <-prof; perr != nil {
+						return nil, perr
+					}
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -105,4 +117,28 @@ func (e *env) measureAll(ctx context.Context, d time.Duration) ([]result, error)
 		}
 	}
 	return results, nil
+}
+
+// profile fetches a CPU profile of tokenfed covering most of a run.
+func (e *env) profile(d time.Duration, path string) chan error {
+	done := make(chan error, 1)
+	go func() {
+		secs := max(1, int(d.Seconds())-1)
+		resp, err := e.tokenfed.Client().Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", e.tokenfed.URL, secs))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer f.Close()
+		_, err = io.Copy(f, resp.Body)
+		say("CPU profile written to %s (go tool pprof -top %s)", path, path)
+		done <- err
+	}()
+	return done
 }

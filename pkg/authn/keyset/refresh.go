@@ -83,11 +83,19 @@ func (k *KeySet) refetchForKid(ctx context.Context) {
 		}
 		return nil, k.refresh(context.WithoutCancel(ctx))
 	})
+	// A hanging issuer must not hold every review with an unknown kid for
+	// the whole fetch timeout: wait a bounded time, and let the fetch finish
+	// in the background for the reviews that come after.
 	select {
 	case <-ch:
 	case <-ctx.Done():
+	case <-k.clock.After(maxKidWait):
 	}
 }
+
+// maxKidWait bounds how long a review waits for an unknown-kid refetch. A
+// healthy issuer answers in milliseconds.
+const maxKidWait = 2 * time.Second
 
 func (k *KeySet) claimCooldown() bool {
 	k.mu.Lock()

@@ -106,11 +106,13 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	}
 	start := c.clock.Now()
 	status, err := c.post(ctx, token, audiences)
+	// The breaker needs client-go's own error: its HTTP status says whether
+	// the cluster is at fault, and its details carry Retry-After.
 	c.breaker.record(err)
 	c.metrics.breakerState(c.name, c.breaker.state())
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return toResponse(status)
 }
@@ -122,9 +124,8 @@ func (c *Client) post(ctx context.Context, token string, audiences []string) (*a
 	var out authenticationv1.TokenReview
 	// MaxRetries(0): client-go would otherwise retry 429s up to ten times,
 	// piling on a cluster that asked us to back off.
-	err := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx).Into(&out)
-	if err != nil {
-		return nil, unavailable(err)
+	if err := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx).Into(&out); err != nil {
+		return nil, err
 	}
 	return &out.Status, nil
 }

@@ -82,7 +82,7 @@ type Server struct {
 // Cache configures the result cache.
 type Cache struct {
 	// SuccessTTL is how long an authenticated result is reused. It is always
-	// capped at the token's own `exp`. Default 2m; 0 disables caching.
+	// capped at the token's own `exp`. Default 2m.
 	SuccessTTL metav1.Duration `json:"successTTL"`
 
 	// FailureTTL is how long a rejection is reused. Keep it short: a token that

@@ -1,0 +1,266 @@
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+)
+
+const (
+	issuerURL = "https://issuer.test"
+	// knownKid names the key in the issuer's static JWKS.
+	knownKid = "k1"
+	// upstreamCredential is tokenfed's own credential for the cluster.
+	upstreamCredential = "tokenfed-credential"
+)
+
+var (
+	keysOnce           sync.Once
+	trustedKey, strayK *rsa.PrivateKey
+)
+
+// testKeys are shared: RSA key generation is slow under -race. stray is a
+// key nobody trusts.
+func testKeys() (trusted, stray *rsa.PrivateKey) {
+	keysOnce.Do(func() {
+		var err error
+		if trustedKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+		if strayK, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return trustedKey, strayK
+}
+
+// trustedJWKS is the issuer's inline key set: the trusted key as knownKid.
+func trustedJWKS(t testing.TB) string {
+	t.Helper()
+	k, _ := testKeys()
+	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: knownKid, Use: "sig", Algorithm: "RS256"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
+}
+
+func sign(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tokenKind is one kind of token the chain may see.
+type tokenKind int
+
+const (
+	plainToken tokenKind = iota
+	podBoundToken
+	legacyToken
+	unknownKeyToken
+	expiredToken
+)
+
+func (k tokenKind) String() string {
+	return [...]string{"plain", "pod-bound", "legacy", "unknown key", "expired"}[k]
+}
+
+// mint returns a token of kind k, as kube-apiserver would sign it.
+func (k tokenKind) mint(t testing.TB) string {
+	trusted, stray := testKeys()
+	now := time.Now()
+	claims := boundClaims(now)
+	switch k {
+	case podBoundToken:
+		claims["kubernetes.io"].(map[string]any)["pod"] = map[string]any{"name": "web-0", "uid": "pod-uid"}
+	case legacyToken:
+		claims = legacyClaims()
+	case unknownKeyToken:
+		return sign(t, stray, "k2", claims)
+	case expiredToken:
+		claims["iat"], claims["nbf"], claims["exp"] = now.Add(-3*time.Hour).Unix(), now.Add(-3*time.Hour).Unix(), now.Add(-2*time.Hour).Unix()
+	}
+	return sign(t, trusted, knownKid, claims)
+}
+
+func boundClaims(now time.Time) map[string]any {
+	return map[string]any{
+		"iss": issuerURL, "sub": "system:serviceaccount:ns:sa", "aud": []string{issuerURL},
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "jti-1",
+		"kubernetes.io": map[string]any{
+			"namespace":      "ns",
+			"serviceaccount": map[string]any{"name": "sa", "uid": "sa-uid"},
+		},
+	}
+}
+
+func legacyClaims() map[string]any {
+	return map[string]any{
+		"iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:ns:sa",
+		"kubernetes.io/serviceaccount/namespace":            "ns",
+		"kubernetes.io/serviceaccount/secret.name":          "sa-token-abcde",
+		"kubernetes.io/serviceaccount/service-account.name": "sa",
+		"kubernetes.io/serviceaccount/service-account.uid":  "sa-uid",
+	}
+}
+
+// answerFunc answers one decoded review on the wire.
+type answerFunc func(w http.ResponseWriter, review *authenticationv1.TokenReview)
+
+// fakeUpstream is an issuing cluster's TokenReview endpoint.
+type fakeUpstream struct {
+	*httptest.Server
+	hits atomic.Int64
+
+	mu      sync.Mutex
+	answer  answerFunc
+	reviews []authenticationv1.TokenReviewSpec
+}
+
+func newFakeUpstream(t testing.TB, answer answerFunc) *fakeUpstream {
+	t.Helper()
+	f := &fakeUpstream{answer: answer}
+	f.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
+		if r.Method != http.MethodPost || r.URL.Path != "/apis/authentication.k8s.io/v1/tokenreviews" ||
+			r.Header.Get("Authorization") != "Bearer "+upstreamCredential {
+			http.Error(w, "unexpected request", http.StatusNotFound)
+			return
+		}
+		var review authenticationv1.TokenReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.reviews = append(f.reviews, review.Spec)
+		answer := f.answer
+		f.mu.Unlock()
+		answer(w, &review)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeUpstream) sent() []authenticationv1.TokenReviewSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]authenticationv1.TokenReviewSpec(nil), f.reviews...)
+}
+
+// kubeconfig writes a kubeconfig for f and returns its path.
+func (f *fakeUpstream) kubeconfig(t testing.TB) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["issuer"] = &clientcmdapi.Cluster{
+		Server:                   f.URL,
+		CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw}),
+	}
+	kc.AuthInfos["tokenfed"] = &clientcmdapi.AuthInfo{Token: upstreamCredential}
+	kc.Contexts["issuer"] = &clientcmdapi.Context{Cluster: "issuer", AuthInfo: "tokenfed"}
+	kc.CurrentContext = "issuer"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// answerUser answers like kube-apiserver for an authenticated token: the
+// target audiences are the request's (the token is valid for all of them).
+func answerUser(u authenticationv1.UserInfo) answerFunc {
+	return func(w http.ResponseWriter, review *authenticationv1.TokenReview) {
+		writeReview(w, authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: review.Spec.Audiences})
+	}
+}
+
+// saUser is what the issuing cluster says about ns/sa.
+var saUser = authenticationv1.UserInfo{
+	Username: "system:serviceaccount:ns:sa", UID: "sa-uid",
+	Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ns", "system:authenticated"},
+}
+
+var (
+	answerSA       = answerUser(saUser)
+	answerRejected = func(w http.ResponseWriter, _ *authenticationv1.TokenReview) {
+		writeReview(w, authenticationv1.TokenReviewStatus{Error: "token has been invalidated"})
+	}
+	answer500 = func(w http.ResponseWriter, _ *authenticationv1.TokenReview) {
+		http.Error(w, "etcd is down", http.StatusInternalServerError)
+	}
+)
+
+func writeReview(w http.ResponseWriter, st authenticationv1.TokenReviewStatus) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(authenticationv1.TokenReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
+		Status:   st,
+	})
+}
+
+// hubConfig is one ServiceAccount issuer "hub" with inline keys and, when
+// up is set, an upstream with policy.
+func hubConfig(t testing.TB, up *fakeUpstream, policy v1alpha1.UpstreamPolicy) *v1alpha1.Configuration {
+	t.Helper()
+	cfg := &v1alpha1.Configuration{
+		Server: v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+		Issuers: []v1alpha1.Issuer{{
+			Name: "hub", URL: issuerURL,
+			StaticKeys: &v1alpha1.StaticKeys{JWKS: trustedJWKS(t)},
+		}},
+	}
+	if up != nil {
+		cfg.Issuers[0].Upstream = &v1alpha1.Upstream{Kubeconfig: up.kubeconfig(t), Policy: policy}
+	}
+	return cfg
+}
+
+// newChain defaults and validates cfg, then builds the chain.
+func newChain(t testing.TB, cfg *v1alpha1.Configuration) *Chain {
+	t.Helper()
+	v1alpha1.SetDefaults(cfg)
+	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
+		t.Fatalf("invalid test config: %v", errs.ToAggregate())
+	}
+	c, err := New(context.Background(), cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}

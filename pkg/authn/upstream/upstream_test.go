@@ -1,0 +1,234 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+var reviewCases = []struct {
+	name      string
+	audiences []string
+	answer    answerFunc
+	want      *authenticator.Response
+	wantErr   error
+	// wantMsg is the whole error message.
+	wantMsg string
+}{
+	{
+		name:      "authenticated: user mapped, system:authenticated dropped, extras copied",
+		audiences: []string{"https://issuer.test", "tokenfed.io/loop-guard"},
+		answer: answerStatus(authenticationv1.TokenReviewStatus{
+			Authenticated: true,
+			User: authenticationv1.UserInfo{
+				Username: "system:serviceaccount:ns:sa", UID: "sa-uid",
+				Groups: []string{"system:serviceaccounts", user.AllAuthenticated, "system:serviceaccounts:ns"},
+				Extra: map[string]authenticationv1.ExtraValue{
+					"authentication.kubernetes.io/pod-name": {"web-0"},
+					"authentication.kubernetes.io/pod-uid":  {"pod-uid"},
+				},
+			},
+			Audiences: []string{"https://issuer.test", "tokenfed.io/loop-guard"},
+		}),
+		want: &authenticator.Response{
+			Audiences: authenticator.Audiences{"https://issuer.test", "tokenfed.io/loop-guard"},
+			User: &user.DefaultInfo{
+				Name: "system:serviceaccount:ns:sa", UID: "sa-uid",
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ns"},
+				Extra: map[string][]string{
+					"authentication.kubernetes.io/pod-name": {"web-0"},
+					"authentication.kubernetes.io/pod-uid":  {"pod-uid"},
+				},
+			},
+		},
+	},
+	{
+		name:   "authenticated with no audiences, groups or extras",
+		answer: answerAuthenticated,
+		want: &authenticator.Response{
+			User: &user.DefaultInfo{Name: "system:serviceaccount:ns:sa", UID: "sa-uid"},
+		},
+	},
+	{
+		name:      "unauthenticated: rejected with the cluster's reason",
+		audiences: []string{"api"},
+		answer:    answerStatus(authenticationv1.TokenReviewStatus{Error: "token has been invalidated"}),
+		wantErr:   ErrRejected,
+		wantMsg:   "token rejected by its cluster: token has been invalidated",
+	},
+	{
+		name:    "unauthenticated without a reason",
+		answer:  answerStatus(authenticationv1.TokenReviewStatus{}),
+		wantErr: ErrRejected,
+		wantMsg: "token rejected by its cluster",
+	},
+	{
+		name:    "a long reason is cut at 200 bytes",
+		answer:  answerStatus(authenticationv1.TokenReviewStatus{Error: strings.Repeat("x", 300)}),
+		wantErr: ErrRejected,
+		wantMsg: "token rejected by its cluster: " + strings.Repeat("x", 200),
+	},
+	{
+		name:    "403 from the cluster is unavailable, not a rejection",
+		answer:  answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0),
+		wantErr: ErrUnavailable,
+		wantMsg: "issuer's cluster is unavailable: HTTP 403 Forbidden",
+	},
+	{
+		name:    "500 as plain text",
+		answer:  answerText(http.StatusInternalServerError, ""),
+		wantErr: ErrUnavailable,
+		wantMsg: "issuer's cluster is unavailable: HTTP 500 InternalError",
+	},
+	{
+		name: "200 with a body that is not a TokenReview",
+		answer: func(w http.ResponseWriter, _ *http.Request, _ *authenticationv1.TokenReview) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("{not json"))
+		},
+		wantErr: ErrUnavailable,
+	},
+}
+
+func TestReview(t *testing.T) {
+	for _, tc := range reviewCases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFakeAPIServer(t, tc.answer)
+			c, _ := newTestClient(t, srv.Server, Options{})
+
+			got, err := c.Review(context.Background(), testToken, tc.audiences)
+
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("got error %v, want %v", err, tc.wantErr)
+			}
+			if err != nil && tc.wantMsg != "" && err.Error() != tc.wantMsg {
+				t.Errorf("got error %q, want %q", err, tc.wantMsg)
+			}
+			checkNoToken(t, err)
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+			reqs := srv.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("got %d requests, want 1", len(reqs))
+			}
+			sent := reqs[0]
+			if sent.review.Spec.Token != testToken {
+				t.Errorf("got token %q sent, want the reviewed token", sent.review.Spec.Token)
+			}
+			if diff := cmp.Diff(tc.audiences, sent.review.Spec.Audiences, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("sent audiences (-want +got):\n%s", diff)
+			}
+			if want := "Bearer " + upstreamCredential; sent.authorization != want {
+				t.Errorf("got Authorization %q, want %q", sent.authorization, want)
+			}
+			if sent.userAgent != "tokenfed" {
+				t.Errorf("got User-Agent %q, want tokenfed", sent.userAgent)
+			}
+		})
+	}
+}
+
+// A redirect would carry the token to a server nobody configured.
+func TestReviewRefusesRedirects(t *testing.T) {
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			elsewhere := newFakeAPIServer(t, answerAuthenticated)
+			srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
+				http.Redirect(w, r, elsewhere.URL+tokenReviewPath, code)
+			})
+			c, _ := newTestClient(t, srv.Server, Options{})
+			// The client trusts both servers' certificates (httptest shares
+			// one), so only the redirect policy keeps the token home.
+			got, err := c.Review(context.Background(), testToken, nil)
+
+			if want := fmt.Sprintf("issuer's cluster is unavailable: HTTP %d", code); !errors.Is(err, ErrUnavailable) || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %v, %v; want ErrUnavailable: %s", got, err, want)
+			}
+			checkNoToken(t, err)
+			if n := elsewhere.hits.Load(); n != 0 {
+				t.Errorf("got %d requests at the redirect target, want 0", n)
+			}
+			if n := srv.hits.Load(); n != 1 {
+				t.Errorf("got %d requests at the configured server, want 1", n)
+			}
+		})
+	}
+}
+
+func TestReviewTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	srv := newFakeAPIServer(t, func(_ http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	defer close(release) // runs before the server's Close
+	c, _ := newTestClient(t, srv.Server, Options{Timeout: 50 * time.Millisecond})
+
+	_, err := c.Review(context.Background(), testToken, nil)
+
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %v, want an error wrapping ErrUnavailable", err)
+	}
+	if want := "issuer's cluster is unavailable: timed out"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	checkNoToken(t, err)
+}
+
+func TestReviewFailsFastBeyondMaxConcurrent(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+		arrived <- struct{}{}
+		<-release
+		answerAuthenticated(w, r, review)
+	})
+	c, m := newTestClient(t, srv.Server, Options{MaxConcurrent: 2})
+
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := c.Review(context.Background(), testToken, nil)
+			errs <- err
+		}()
+	}
+	<-arrived
+	<-arrived
+
+	_, err := c.Review(context.Background(), testToken, nil)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "too many reviews in flight") {
+		t.Errorf("got %v, want ErrUnavailable: too many reviews in flight", err)
+	}
+	checkNoToken(t, err)
+	if n := srv.hits.Load(); n != 2 {
+		t.Errorf("got %d requests, want 2", n)
+	}
+	if got := counter(t, m, "busy"); got != 1 {
+		t.Errorf("got %v busy reviews counted, want 1", got)
+	}
+
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("got %v from a blocked review, want success", err)
+		}
+	}
+	// The slots are free again.
+	go func() { <-arrived }()
+	if _, err := c.Review(context.Background(), testToken, nil); err != nil {
+		t.Errorf("got %v after the slots freed, want success", err)
+	}
+}
