@@ -77,7 +77,7 @@ func runBench(d time.Duration, out, profileCase string) error {
 // measureAll runs every case at both protocols and both concurrencies.
 func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase string) ([]result, error) {
 	// Enough distinct tokens that uncached runs rarely run dry.
-	const poolSize = 40000
+	const poolSize = 100000
 	say("minting %d RS256 and %d ES256 service-account tokens", poolSize, poolSize)
 	rs, err := e.rs.mintMany(poolSize, e.hub.IssuerURL)
 	if err != nil {
