@@ -285,11 +285,13 @@ func TestChainCoalescesConcurrentReviews(t *testing.T) {
 func TestChainMapsUpstreamUsers(t *testing.T) {
 	custom := "cluster-a/"
 	for _, tc := range []struct {
-		name         string
-		prefix       *string
-		deniedGroups []string
-		upstream     authenticationv1.UserInfo
-		want         *user.DefaultInfo
+		name            string
+		prefix          *string
+		deniedGroups    []string
+		deniedUsernames []string
+		upstream        authenticationv1.UserInfo
+		want            *user.DefaultInfo
+		wantErr         error
 	}{
 		{
 			name: "default prefix, system:masters and system:authenticated dropped",
@@ -313,19 +315,29 @@ func TestChainMapsUpstreamUsers(t *testing.T) {
 				Extra: map[string][]string{mapping.IssuerExtraKey: {"hub"}},
 			},
 		},
+		{
+			name:            "a denied username is rejected",
+			deniedUsernames: []string{"system:serviceaccount:ns:sa"},
+			upstream:        saUser,
+			wantErr:         mapping.ErrDeniedUser,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newFakeUpstream(t, answerUser(tc.upstream))
 			cfg := hubConfig(t, up, onFailure)
 			cfg.Issuers[0].Mapping.Prefix = tc.prefix
 			cfg.DeniedGroups = tc.deniedGroups
+			cfg.Issuers[0].Mapping.DeniedUsernames = tc.deniedUsernames
 			cfg.OpaqueTokenUpstream = "hub"
 			c := newChain(t, cfg)
 
 			resp, ok, err := c.AuthenticateToken(context.Background(), "opaque-token")
 
-			if !ok || err != nil {
-				t.Fatalf("got ok=%v err=%v, want authenticated", ok, err)
+			if ok != (tc.wantErr == nil) || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got ok=%v err=%v, want err %v", ok, err, tc.wantErr)
+			}
+			if !ok {
+				return
 			}
 			if diff := cmp.Diff(tc.want, resp.User, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("user (-want +got):\n%s", diff)

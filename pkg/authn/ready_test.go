@@ -60,6 +60,9 @@ func TestReadyChecks(t *testing.T) {
 			if len(checks) != 1 || checks[0].Name() != "issuer-hub" {
 				t.Fatalf("got %d checks (%v), want one named issuer-hub", len(checks), checks)
 			}
+			if inf, ok := checks[0].(interface{ Informational() bool }); !ok || !inf.Informational() {
+				t.Errorf("got a gating check, want an informational one: one issuer must not take tokenfed out of service")
+			}
 			err := checks[0].Check(nil)
 			if gotErr := errString(err); !strings.HasPrefix(gotErr, tc.wantErr) || (err == nil) != (tc.wantErr == "") {
 				t.Errorf("got Check error %q, want prefix %q", gotErr, tc.wantErr)

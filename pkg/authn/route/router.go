@@ -48,7 +48,7 @@ func NewRouter(candidates []Candidate) (*Router, error) {
 		}
 	}
 	for iss, shared := range r.byIssuer {
-		if len(shared) < 2 {
+		if len(shared) < 2 && iss != legacyIssuer {
 			continue
 		}
 		for _, c := range shared {
@@ -81,11 +81,12 @@ func (r *Router) add(c Candidate) error {
 // h. It does no cryptography and no I/O, so a token from an unknown issuer
 // costs almost nothing.
 func (r *Router) Route(h Header) (string, error) {
-	candidates := r.byIssuer[canonicalIssuer(h.Issuer)]
-	switch len(candidates) {
-	case 0:
+	iss := canonicalIssuer(h.Issuer)
+	candidates := r.byIssuer[iss]
+	switch {
+	case len(candidates) == 0:
 		return "", ErrUnknownIssuer
-	case 1:
+	case len(candidates) == 1 && iss != legacyIssuer:
 		return candidates[0].Name, nil
 	}
 	if h.Kid == "" {
@@ -105,6 +106,13 @@ func (r *Router) Route(h Header) (string, error) {
 	}
 	return "", ErrAmbiguous
 }
+
+// legacyIssuer is the iss of every cluster's secret-based tokens. It is
+// shared by nature, so such a token goes to an issuer only if that issuer
+// holds its kid, even when one issuer is configured for it: otherwise a
+// legacy token of an unknown cluster would be sent to a known cluster's
+// upstream.
+const legacyIssuer = "kubernetes/serviceaccount"
 
 // canonicalIssuer applies the one coalescing kube-apiserver's OIDC
 // authenticator does before comparing issuers: Google's legacy scheme-less

@@ -81,3 +81,30 @@ func TestNewRouterValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyIssuerNeedsKidEvenAlone: one issuer claiming the shared legacy
+// iss still only gets legacy tokens whose kid it holds.
+func TestLegacyIssuerNeedsKidEvenAlone(t *testing.T) {
+	r, err := NewRouter([]Candidate{{Name: "hub", IssuerURLs: []string{"https://hub", legacyIssuer}, HasKid: func(kid string) bool { return kid == "hub-key" }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		kid     string
+		want    string
+		wantErr error
+	}{
+		{"hub-key", "hub", nil},
+		{"other-cluster-key", "", ErrNoKeyMatch},
+		{"", "", ErrAmbiguous},
+	}
+	for _, tc := range cases {
+		got, err := r.Route(Header{Issuer: legacyIssuer, Kid: tc.kid})
+		if got != tc.want || !errors.Is(err, tc.wantErr) {
+			t.Errorf("kid %q: got %q, %v; want %q, %v", tc.kid, got, err, tc.want, tc.wantErr)
+		}
+	}
+	if _, err := NewRouter([]Candidate{{Name: "x", IssuerURLs: []string{legacyIssuer}}}); err == nil {
+		t.Errorf("got no error for a legacy issuer without HasKid, want one")
+	}
+}

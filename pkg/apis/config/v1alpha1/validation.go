@@ -23,13 +23,15 @@ func Validate(c *Configuration) field.ErrorList {
 	allErrs = append(allErrs, validateCache(&c.Cache, field.NewPath("cache"))...)
 	allErrs = append(allErrs, validateIssuers(c.Issuers, field.NewPath("issuers"))...)
 	if c.OpaqueTokenUpstream != "" && !hasUpstream(c.Issuers, c.OpaqueTokenUpstream) {
-		allErrs = append(allErrs, field.Invalid(field.NewPath("opaqueTokenUpstream"), c.OpaqueTokenUpstream, "must name an issuer that has an upstream"))
+		allErrs = append(allErrs, field.Invalid(field.NewPath("opaqueTokenUpstream"), c.OpaqueTokenUpstream, "must name an issuer whose upstream policy is not never"))
 	}
 	return allErrs
 }
 
 func hasUpstream(issuers []Issuer, name string) bool {
-	return slices.ContainsFunc(issuers, func(is Issuer) bool { return is.Name == name && is.Upstream != nil })
+	return slices.ContainsFunc(issuers, func(is Issuer) bool {
+		return is.Name == name && is.Upstream != nil && is.Upstream.Policy != UpstreamNever
+	})
 }
 
 func validateServer(s *Server, p *field.Path) field.ErrorList {
