@@ -20,6 +20,7 @@ type serveOptions struct {
 	configFile string
 	server     v1alpha1.Server
 	logging    *logsapi.LoggingConfiguration
+	profiling  bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -47,6 +48,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.server.TLSCertFile, "tls-cert-file", "", "PEM serving certificate, reloaded on change (overrides server.tlsCertFile)")
 	fs.StringVar(&o.server.TLSPrivateKeyFile, "tls-private-key-file", "", "PEM serving key (overrides server.tlsPrivateKeyFile)")
 	fs.StringVar(&o.server.ClientCAFile, "client-ca-file", "", "PEM CA bundle that callers' client certificates must chain to, reloaded on change (overrides server.clientCAFile)")
+	fs.BoolVar(&o.profiling, "profiling", false, "serve /debug/pprof/ to callers with a client certificate")
 	logsapi.AddFlags(o.logging, fs)
 }
 
@@ -100,7 +102,7 @@ func (o *serveOptions) run(ctx context.Context, cfg *v1alpha1.Configuration) err
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	ctx = klog.NewContext(ctx, klog.Background().WithName("tokenfed"))
-	a, err := app.New(ctx, cfg)
+	a, err := app.New(ctx, cfg, app.Options{Profiling: o.profiling})
 	if err != nil {
 		return err
 	}
