@@ -92,12 +92,15 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 // from cancellation but keeps the values (audiences, logger); the issuer
 // and upstream timeouts bound it.
 func (c *Cache) compute(ctx context.Context, auds authenticator.Audiences, key [32]byte, token string) Result {
+	computed := false
 	v, _, shared := c.group.Do(string(key[:]), func() (any, error) {
+		computed = true
 		r := c.next(context.WithoutCancel(ctx), token)
 		c.store(key, r)
 		return r, nil
 	})
-	if shared {
+	// shared is also true for the caller that computed; count waiters only.
+	if shared && !computed {
 		c.opts.Metrics.coalesced()
 	}
 	return v.(Result)

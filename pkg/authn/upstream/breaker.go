@@ -54,39 +54,49 @@ func newBreaker(opts BreakerOptions, clk clock.PassiveClock) *breaker {
 	return &breaker{opts: opts, clock: clk}
 }
 
-// allow reports whether a call may go out; in half-open only one may.
-func (b *breaker) allow() bool {
+// allow reports whether a call may go out, and whether it is the one
+// probe of a half-open circuit.
+func (b *breaker) allow() (ok, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.st == closed {
-		return true
+		return true, false
 	}
 	if b.probing || b.clock.Now().Before(b.openUntil) {
-		return false
+		return false, false
 	}
 	b.st, b.probing = halfOpen, true
-	return true
+	return true, true
 }
 
 // release undoes allow for a call that never went out.
-func (b *breaker) release() {
+func (b *breaker) release(probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.probing = false
+	if probe {
+		b.probing = false
+	}
 }
 
 // record counts a call's outcome. Only faults of the cluster count: a 4xx
-// other than 429 is our request's problem, not an outage.
-func (b *breaker) record(err error) {
+// other than 429 is our request's problem, not an outage. While the
+// circuit is not closed only the probe's outcome counts: calls that left
+// before it opened say nothing new, and must not push the reopening out
+// (ten timeouts landing together would otherwise double it ten times).
+func (b *breaker) record(err error, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.st != closed && !probe {
+		return
+	}
 	b.probing = false
 	if !isFault(err) {
 		b.st, b.failures, b.openFor = closed, 0, 0
 		return
 	}
 	b.failures++
-	if b.st == halfOpen || b.failures >= b.opts.Threshold {
+	if probe || b.failures >= b.opts.Threshold {
+		b.failures = 0
 		b.trip(retryAfter(err))
 	}
 }

@@ -92,7 +92,8 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 // cluster's user, ErrRejected with the cluster's reason, or an error
 // wrapping ErrUnavailable.
 func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
-	if !c.breaker.allow() {
+	ok, probe := c.breaker.allow()
+	if !ok {
 		c.metrics.call(c.name, "breaker_open", 0)
 		return nil, fmt.Errorf("%w: circuit open after repeated failures", ErrUnavailable)
 	}
@@ -100,7 +101,7 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
 	default:
-		c.breaker.release()
+		c.breaker.release(probe)
 		c.metrics.call(c.name, "busy", 0)
 		return nil, fmt.Errorf("%w: too many reviews in flight", ErrUnavailable)
 	}
@@ -108,7 +109,7 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	status, err := c.post(ctx, token, audiences)
 	// The breaker needs client-go's own error: its HTTP status says whether
 	// the cluster is at fault, and its details carry Retry-After.
-	c.breaker.record(err)
+	c.breaker.record(err, probe)
 	c.metrics.breakerState(c.name, c.breaker.state())
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
 	if err != nil {
