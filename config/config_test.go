@@ -16,10 +16,6 @@ import (
 	"testing"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/apiserver/pkg/apis/apiserver"
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
-	apiservervalidation "k8s.io/apiserver/pkg/apis/apiserver/validation"
-	authenticationcel "k8s.io/apiserver/pkg/authentication/cel"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
@@ -128,40 +124,6 @@ func TestConfigurationsValidate(t *testing.T) {
 			if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
 				t.Errorf("got errors, want none:\n%v", errs.ToAggregate())
 			}
-			for _, is := range cfg.Issuers {
-				if is.Type != v1alpha1.IssuerTypeOIDC {
-					continue
-				}
-				if err := validateOIDC(&is); err != nil {
-					t.Errorf("issuer %s: %v", is.Name, err)
-				}
-			}
 		})
 	}
-}
-
-// validateOIDC runs kube-apiserver's own JWTAuthenticator validation,
-// including CEL compilation, on an OIDC issuer, converted as pkg/authn does.
-// v1alpha1.Validate leaves claim mappings and rules to it.
-func validateOIDC(is *v1alpha1.Issuer) error {
-	in := apiserverv1.JWTAuthenticator{
-		Issuer: apiserverv1.Issuer{
-			URL: is.URL, Audiences: is.Audiences,
-			AudienceMatchPolicy: apiserverv1.AudienceMatchPolicyType(is.AudienceMatchPolicy),
-		},
-		ClaimValidationRules: is.ClaimValidationRules,
-		UserValidationRules:  is.UserValidationRules,
-	}
-	if is.ClaimMappings != nil {
-		in.ClaimMappings = *is.ClaimMappings
-	} else {
-		empty := ""
-		in.ClaimMappings.Username = apiserverv1.PrefixedClaimOrExpression{Claim: "sub", Prefix: &empty}
-	}
-	var out apiserver.JWTAuthenticator
-	if err := apiserverv1.Convert_v1_JWTAuthenticator_To_apiserver_JWTAuthenticator(&in, &out, nil); err != nil {
-		return err
-	}
-	_, errs := apiservervalidation.CompileAndValidateJWTAuthenticator(authenticationcel.NewDefaultCompiler(), out, nil)
-	return errs.ToAggregate()
 }

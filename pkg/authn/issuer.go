@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apiserver/pkg/apis/apiserver"
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/klog/v2"
 
@@ -111,33 +109,11 @@ func newVerifier(ctx context.Context, cfg *v1alpha1.Issuer, urls []string, keys 
 			Algorithms: cfg.Algorithms, AllowMissingExpiry: cfg.AllowMissingExpiry,
 		})
 	}
-	jwtAuth, err := jwtAuthenticator(cfg)
+	jwtAuth, err := cfg.JWTAuthenticator()
 	if err != nil {
 		return nil, err
 	}
 	return jwt.NewOIDCVerifier(ctx, jwt.OIDCOptions{JWTAuthenticator: jwtAuth, KeySet: keys, SupportedSigningAlgs: cfg.Algorithms})
-}
-
-// jwtAuthenticator converts the config to kube-apiserver's internal
-// JWTAuthenticator, through its own v1 conversion functions.
-func jwtAuthenticator(cfg *v1alpha1.Issuer) (apiserver.JWTAuthenticator, error) {
-	v1 := apiserverv1.JWTAuthenticator{
-		Issuer: apiserverv1.Issuer{
-			URL: cfg.URL, Audiences: cfg.Audiences,
-			AudienceMatchPolicy: apiserverv1.AudienceMatchPolicyType(cfg.AudienceMatchPolicy),
-		},
-		ClaimValidationRules: cfg.ClaimValidationRules,
-		UserValidationRules:  cfg.UserValidationRules,
-	}
-	if cfg.ClaimMappings != nil {
-		v1.ClaimMappings = *cfg.ClaimMappings
-	} else {
-		empty := ""
-		v1.ClaimMappings.Username = apiserverv1.PrefixedClaimOrExpression{Claim: "sub", Prefix: &empty}
-	}
-	var out apiserver.JWTAuthenticator
-	err := apiserverv1.Convert_v1_JWTAuthenticator_To_apiserver_JWTAuthenticator(&v1, &out, nil)
-	return out, err
 }
 
 // candidate is the routing view of the issuer.

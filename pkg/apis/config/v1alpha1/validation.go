@@ -102,6 +102,8 @@ func validateIssuer(is *Issuer, p *field.Path) field.ErrorList {
 	allErrs = append(allErrs, validateMapping(&is.Mapping, p.Child("mapping"))...)
 	if is.Type != IssuerTypeOIDC {
 		allErrs = append(allErrs, validateOIDCOnly(is, p)...)
+	} else if len(is.Audiences) > 0 && is.URL != "" {
+		allErrs = append(allErrs, validateOIDC(is, p)...)
 	}
 	if is.Upstream != nil {
 		allErrs = append(allErrs, validateUpstream(is.Upstream, p.Child("upstream"))...)

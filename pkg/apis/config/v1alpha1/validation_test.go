@@ -77,3 +77,17 @@ func TestDecodeRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateOIDCRules: kube-apiserver's own CEL compilation runs in
+// Validate, so `config validate` reports a bad expression with its path.
+func TestValidateOIDCRules(t *testing.T) {
+	cfg, err := LoadFile(filepath.Join("testdata", "issuer-minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuers[1].ClaimValidationRules = []apiserverv1.ClaimValidationRule{{Expression: "claims.email_verified ==", Message: "x"}}
+	got := Validate(cfg).ToAggregate()
+	if got == nil || !strings.Contains(got.Error(), "issuers[1].claimValidationRules[0].expression") {
+		t.Fatalf("got %v, want a CEL compile error at issuers[1].claimValidationRules[0].expression", got)
+	}
+}
