@@ -84,6 +84,7 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 		c.metrics.outcome("", "rejected")
 		return cache.Result{Err: err, NoCache: true}
 	}
+	start := time.Now()
 	var r cache.Result
 	if opaque {
 		// Nothing to verify locally: the named upstream is the authority.
@@ -91,6 +92,7 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 	} else {
 		r = is.authenticate(ctx, token)
 	}
+	c.metrics.verified(is.name, time.Since(start))
 	c.metrics.outcome(is.name, outcomeOf(r))
 	return r
 }
