@@ -53,7 +53,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.code, rec.outcome = http.StatusOK, outcomeLabel(o)
-	klog.FromContext(r.Context()).V(logLevelRequest).Info("review", "apiVersion", rv.apiVersion, "authenticated", o.authenticated, "user", userName(o), "error", o.errMsg)
+	if logger := klog.FromContext(r.Context()).V(logLevelRequest); logger.Enabled() {
+		logger.Info("review", "apiVersion", rv.apiVersion, "authenticated", o.authenticated, "user", userName(o), "error", o.errMsg)
+	}
 	writeJSON(w, http.StatusOK, encodeResponse(rv.apiVersion, o))
 }
 
@@ -67,7 +69,7 @@ func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*review, *
 	if !ok {
 		return nil, errorStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, "Content-Type must be application/json or application/vnd.kubernetes.protobuf")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := readBody(w, r, h.maxBody)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, errorStatus(http.StatusBadRequest, metav1.StatusReasonBadRequest, "request body is larger than the limit")
@@ -119,4 +121,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	// An encode error means the client went away; there is no one to tell.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads at most limit bytes, in one allocation when the client
+// announced the length (kube-apiserver and client-go do).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }

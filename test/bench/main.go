@@ -25,13 +25,14 @@ func main() {
 	echoKey := flag.String("echo-key", "", "internal")
 	duration := flag.Duration("duration", 3*time.Second, "length of each measured run")
 	profileCase := flag.String("profile", "", "case-name prefix (e.g. \"2 \") to CPU-profile tokenfed during its HTTP/2 c=16 run")
+	only := flag.String("only", "", "comma-separated case-name prefixes to run (for profiling); the results file is not written")
 	out := flag.String("out", filepath.Join(tokenfedproc.RepoRoot(), "test", "bench", "RESULTS.md"), "results file")
 	flag.Parse()
 	if *echo != "" {
 		exitOn(serveEcho(*echo, *echoCert, *echoKey))
 		return
 	}
-	exitOn(runBench(*duration, *out, *profileCase))
+	exitOn(runBench(*duration, *out, *profileCase, *only))
 }
 
 func exitOn(err error) {
@@ -43,7 +44,7 @@ func exitOn(err error) {
 
 func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
 
-func runBench(d time.Duration, out, profileCase string) error {
+func runBench(d time.Duration, out, profileCase, only string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	dir, err := os.MkdirTemp("", "tokenfed-bench-")
@@ -57,8 +58,11 @@ func runBench(d time.Duration, out, profileCase string) error {
 	}
 	defer e.stop()
 	r := &report{}
-	if r.results, err = e.measureAll(ctx, d, profileCase); err != nil {
+	if r.results, err = e.measureAll(ctx, d, profileCase, only); err != nil {
 		return err
+	}
+	if only != "" {
+		return nil
 	}
 	say("key-kid storm (%s with and %s without)", d*2, d*2)
 	valid, _ := e.rs.mint(e.hub.IssuerURL)
@@ -75,7 +79,7 @@ func runBench(d time.Duration, out, profileCase string) error {
 }
 
 // measureAll runs every case at both protocols and both concurrencies.
-func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase string) ([]result, error) {
+func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only string) ([]result, error) {
 	// Enough distinct tokens that uncached runs rarely run dry.
 	const poolSize = 100000
 	say("minting %d RS256 and %d ES256 service-account tokens", poolSize, poolSize)
@@ -89,6 +93,9 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase strin
 	}
 	var results []result
 	for _, c := range e.cases(bodiesOf(rs), bodiesOf(es), bodiesOf(rs[:1])[0]) {
+		if !selected(c.name, only) {
+			continue
+		}
 		c.next = new(atomic.Int64)
 		for _, h2 := range []bool{false, true} {
 			for _, conc := range []int{16, 64} {
@@ -102,7 +109,7 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase strin
 				if profileCase != "" && strings.HasPrefix(c.name, profileCase) && h2 && conc == 16 {
 					prof = e.profile(d, filepath.Join(os.TempDir(), "tokenfed-cpu.pprof"))
 				}
-				res, err := e.measure(c, h2, conc, d)
+				res, err := e.measure(c, h2, conc, c.duration(d))
 				if prof != nil {
 					if perr := <-prof; perr != nil {
 						return nil, perr
@@ -141,4 +148,16 @@ func (e *env) profile(d time.Duration, path string) chan error {
 		done <- err
 	}()
 	return done
+}
+
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, p := range strings.Split(only, ",") {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

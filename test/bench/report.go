@@ -59,7 +59,7 @@ func (r *report) table() {
 			res.caseName, proto(res.h2), res.conc, res.rps(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond),
 			res.cpuPer1k, res.rss, ratio(res.rps(), ceil.rps()), ratio(res.rps(), kas.rps()), res.errors+res.non200WhenUnexpected())
 	}
-	r.sb.WriteString("\nerrors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs stop early when their pool of distinct tokens is used up.\n\n")
+	r.sb.WriteString("\nerrors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs (3a, 3b, 7) last at most 2 s each so that 100k distinct tokens cover all four; a run that still runs dry stops early.\n\n")
 }
 
 // non200WhenUnexpected: every case here expects HTTP 200 (rejections are

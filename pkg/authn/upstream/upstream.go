@@ -80,6 +80,10 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 	cfg.APIPath = "/apis"
 	cfg.NegotiatedSerializer = codecs.WithoutConversion()
 	cfg.UserAgent = "tokenfed"
+	// client-go would otherwise allow 5 requests/s (its DefaultQPS) and
+	// queue the rest until they time out: the concurrency bound and the
+	// breaker are what protect the cluster, not a token bucket.
+	cfg.QPS, cfg.RateLimiter = -1, nil
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err

@@ -232,3 +232,20 @@ func TestReviewFailsFastBeyondMaxConcurrent(t *testing.T) {
 		t.Errorf("got %v after the slots freed, want success", err)
 	}
 }
+
+// TestReviewIsNotRateLimitedByClientGo: client-go's default token bucket
+// (5/s, burst 10) must not throttle upstream reviews; 50 in a row take
+// nowhere near the 8s it would impose.
+func TestReviewIsNotRateLimitedByClientGo(t *testing.T) {
+	srv := newFakeAPIServer(t, answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}))
+	c, _ := newTestClient(t, srv.Server, Options{Timeout: 5 * time.Second, MaxConcurrent: 4})
+	start := time.Now()
+	for range 50 {
+		if _, err := c.Review(context.Background(), "tok", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("50 reviews took %s, want well under the 8s a 5/s limiter would impose", d)
+	}
+}
