@@ -104,7 +104,7 @@ func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 		{name: "4b tokenfed, unknown issuer", url: tf, tls: e.tfTLS, bodies: cycled(unknownIssuerBodies()), server: []string{"tokenfed"}},
 		{name: "5 kube-apiserver TokenReview, direct", url: apiserver, tls: e.hubTLS, bodies: repeated(valid), server: []string{"kube-apiserver"}},
 		{name: "6 kubectl proxy -> kube-apiserver", url: e.proxyURL, bodies: repeated(valid), server: []string{"kubectl proxy", "kube-apiserver"}, noH2: true},
-		{name: "7 tokenfed, upstream policy always (each token once)", url: up, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed-upstream", "kube-apiserver"}, pooled: true},
+		{name: "7 tokenfed, upstream policy always (each token once)", url: up, tls: e.upTLS, bodies: pooled(rsPool), server: []string{"tokenfed-upstream", "kube-apiserver"}, pooled: true},
 	}
 }
 

@@ -27,7 +27,7 @@ type env struct {
 	hub                  *controlplane.ControlPlane
 	tokenfed, upstreamTF *tokenfedproc.Process
 	echoURL, proxyURL    string
-	hubTLS, tfTLS        *tls.Config
+	hubTLS, tfTLS, upTLS *tls.Config
 	pids                 map[string]int
 	rs, es               *minter
 	stops                []func()
@@ -107,7 +107,9 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 	if e.upstreamTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-upstream"), jwks, always); err != nil {
 		return err
 	}
+	// Each tokenfed has its own development CA and client certificate.
 	e.tfTLS = e.tokenfed.Client().Transport.(*http.Transport).TLSClientConfig
+	e.upTLS = e.upstreamTF.Client().Transport.(*http.Transport).TLSClientConfig
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -31,6 +32,7 @@ type run struct {
 	non200   int64
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	firstErr string // the first error or non-2xx answer, to explain the errors column
 }
 
 func (r run) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -55,6 +57,7 @@ func client(t target, h2 bool, conc int) *http.Client {
 func load(t target, h2 bool, conc int, d time.Duration, next *atomic.Int64) run {
 	c := client(t, h2, conc)
 	var errs, non200 atomic.Int64
+	var firstErr atomic.Value
 	lat := make([][]time.Duration, conc)
 	deadline := time.Now().Add(d)
 	start := time.Now()
@@ -69,12 +72,14 @@ func load(t target, h2 bool, conc int, d time.Duration, next *atomic.Int64) run 
 					return
 				}
 				t0 := time.Now()
-				code, err := post(c, t.url, body)
+				code, answer, err := post(c, t.url, body)
 				lat[w] = append(lat[w], time.Since(t0))
 				if err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 				} else if code/100 != 2 {
 					non200.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("HTTP %d: %.200s", code, answer))
 				}
 			}
 		}()
@@ -82,17 +87,23 @@ func load(t target, h2 bool, conc int, d time.Duration, next *atomic.Int64) run 
 	wg.Wait()
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	return run{requests: int64(len(all)), errors: errs.Load(), non200: non200.Load(), elapsed: time.Since(start), p50: pct(all, 0.50), p99: pct(all, 0.99)}
+	first, _ := firstErr.Load().(string)
+	return run{requests: int64(len(all)), errors: errs.Load(), non200: non200.Load(), elapsed: time.Since(start), p50: pct(all, 0.50), p99: pct(all, 0.99), firstErr: first}
 }
 
-func post(c *http.Client, url string, body []byte) (int, error) {
+// post returns the status code, and the body only for a non-2xx answer.
+func post(c *http.Client, url string, body []byte) (int, []byte, error) {
 	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return resp.StatusCode, answer, nil
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, nil, nil
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {

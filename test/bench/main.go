@@ -118,7 +118,7 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only
 				if err != nil {
 					return nil, err
 				}
-				say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s", c.name, proto(h2), conc, res.rps(), res.p99.Round(time.Microsecond))
+				say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s %s", c.name, proto(h2), conc, res.rps(), res.p99.Round(time.Microsecond), res.firstErr)
 				results = append(results, res)
 			}
 		}

@@ -55,7 +55,7 @@ func (e *env) keyKidStorm(valid []byte, d time.Duration) (stormResult, error) {
 			case <-stop:
 				return
 			case <-tick.C:
-				go func() { _, _ = post(c, tf, reviewBody(randomKidToken(e.hub.IssuerURL, sent.Add(1)))) }()
+				go func() { _, _, _ = post(c, tf, reviewBody(randomKidToken(e.hub.IssuerURL, sent.Add(1)))) }()
 			}
 		}
 	}()
