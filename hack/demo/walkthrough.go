@@ -42,7 +42,7 @@ func (w *walkthrough) run(ctx context.Context) error {
 		{"Mint a token for it, valid for the member's API audience", kubectl(hub, "-n", "demo", "create", "token", "app", "--audience", federation.MemberAudience, "--duration", "1h"), w.saveToken, true},
 		{"Ask the member who the token is: tokenfed answers, with the hub's prefix", w.asToken("auth", "whoami"), contains(user), false},
 		{"The member has not granted that identity anything yet", w.asToken("-n", "default", "get", "configmaps"), fails("Forbidden"), false},
-		{"On the member, something to read, and a Role that grants reading it to the prefixed identity", kubectl(member, "-n", "default", "create", "configmap", "hello", "--from-literal=greeting=hi from the member"), succeeds, false},
+		{"On the member, something to read, and a Role that grants reading it to the prefixed identity", kubectl(member, "-n", "default", "create", "configmap", "hello", "--from-literal=greeting=hello-from-the-member"), succeeds, false},
 		{"", kubectl(member, "-n", "default", "create", "role", "cm-reader", "--verb=get,list", "--resource=configmaps"), succeeds, false},
 		{"", kubectl(member, "-n", "default", "create", "rolebinding", "hub-app-reads-cm", "--role=cm-reader", "--user="+user), succeeds, false},
 		{"Now the hub's service account can read the member's configmaps", w.asToken("-n", "default", "get", "configmaps"), contains("hello"), false},
