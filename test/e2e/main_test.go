@@ -45,19 +45,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 // metric returns the /metrics lines of tokenfed that start with prefix.
 func metric(t *testing.T, p *tokenfedproc.Process, prefix string) string {
 	t.Helper()
-	resp, err := p.Client().Get(p.URL + "/metrics")
+	lines, err := p.MetricLines(prefix)
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
+	return lines
 }
 
 func get(t *testing.T, c *http.Client, url string) string {

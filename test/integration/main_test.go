@@ -50,19 +50,11 @@ func post(t *testing.T, c *http.Client, url, contentType, body string) (int, str
 // metric returns the text of /metrics lines that start with prefix.
 func metric(t *testing.T, p *tokenfedproc.Process, prefix string) string {
 	t.Helper()
-	resp, err := p.Client().Get(p.URL + "/metrics")
+	lines, err := p.MetricLines(prefix)
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
+	return lines
 }
 
 // unknownIssuerToken is a well-formed, unsigned JWT whose issuer no

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -212,4 +213,25 @@ func FreePort() (int, error) {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return strconv.Atoi(port)
+}
+
+// MetricLines returns the /metrics lines that start with prefix, joined by
+// newlines ("" when none do).
+func (p *Process) MetricLines(prefix string) (string, error) {
+	resp, err := p.Client().Get(p.URL + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n"), nil
 }
