@@ -22,6 +22,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 const (
@@ -65,20 +66,11 @@ func trustedJWKS(t testing.TB) string {
 
 func sign(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
+	out, err := jwstest.Sign(key, jose.RS256, kid, string(payload), map[string]any{"typ": "JWT"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 // TestUpstreamLegacyToken: a secret-based token, made the way
@@ -114,20 +115,11 @@ func signLegacy(t *testing.T, keyFile string, claims map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk := &jose.JSONWebKey{Algorithm: string(jose.RS256), Key: rk, KeyID: kid, Use: "sig"}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jwk}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := obj.CompactSerialize()
+	token, err := jwstest.Sign(rk, jose.RS256, kid, string(payload), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 const (
@@ -86,22 +88,11 @@ func (f *fakeIssuer) token(t testing.TB, s signer, edits ...map[string]any) (str
 // duplicate names); extra headers are set as given.
 func sign(t testing.TB, s signer, payload string, extra map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if s.kid != "" {
-		opts.WithHeader("kid", s.kid)
-	}
+	headers := map[string]any{"typ": "JWT"}
 	for k, v := range extra {
-		opts.WithHeader(jose.HeaderKey(k), v)
+		headers[k] = v
 	}
-	js, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key()}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := js.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
+	out, err := jwstest.Sign(s.key(), s.alg, s.kid, payload, headers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 var (
@@ -60,26 +61,20 @@ func staticKeySet(t testing.TB, algs ...string) *keyset.KeySet {
 // signRaw signs payload verbatim; extra headers are set as given.
 func signRaw(t testing.TB, key any, alg jose.SignatureAlgorithm, kid, payload string, extra map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts.WithHeader("kid", kid)
-	}
-	for k, v := range extra {
-		opts.WithHeader(jose.HeaderKey(k), v)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := signer.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
+	out, err := jwstest.Sign(key, alg, kid, payload, withJWTType(extra))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// withJWTType adds typ JWT unless extra sets typ itself.
+func withJWTType(extra map[string]any) map[string]any {
+	h := map[string]any{"typ": "JWT"}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return h
 }
 
 // signClaims marshals claims and signs them RS256 with kid rsa1.

@@ -18,6 +18,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 var (
@@ -63,22 +65,7 @@ func jwksDoc(t testing.TB, keys ...jose.JSONWebKey) []byte {
 // sign makes a compact JWS over payload. Extra headers are set verbatim.
 func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, payload string, extra map[string]any) string {
 	t.Helper()
-	opts := &jose.SignerOptions{}
-	if kid != "" {
-		opts.WithHeader("kid", kid)
-	}
-	for k, v := range extra {
-		opts.WithHeader(jose.HeaderKey(k), v)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := signer.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
+	s, err := jwstest.Sign(key, alg, kid, payload, extra)
 	if err != nil {
 		t.Fatal(err)
 	}
