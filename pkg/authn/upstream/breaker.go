@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 )
 
@@ -97,7 +96,7 @@ func (b *breaker) record(err error, probe bool) {
 	b.failures++
 	if probe || b.failures >= b.opts.Threshold {
 		b.failures = 0
-		b.trip(retryAfter(err))
+		b.trip(hint(err))
 	}
 }
 
@@ -113,22 +112,24 @@ func (b *breaker) state() breakerState {
 	return b.st
 }
 
+// isFault: a failed call counts against the cluster unless its HTTP status
+// says our request was at fault.
 func isFault(err error) bool {
 	if err == nil {
 		return false
 	}
-	var st apierrors.APIStatus
-	if errors.As(err, &st) {
-		code := st.Status().Code
-		return code == 429 || code >= 500
+	var ce *callError
+	if errors.As(err, &ce) {
+		return ce.fault
 	}
 	return true
 }
 
-// retryAfter is the server's Retry-After hint, if it gave one.
-func retryAfter(err error) time.Duration {
-	if s, ok := apierrors.SuggestsClientDelay(err); ok {
-		return time.Duration(s) * time.Second
+// hint is the Retry-After a failed call carried.
+func hint(err error) time.Duration {
+	var ce *callError
+	if errors.As(err, &ce) {
+		return ce.retryAfter
 	}
 	return 0
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -107,7 +108,8 @@ func newTestClient(t testing.TB, srv *httptest.Server, opts Options) (*Client, *
 	return c, opts.Metrics
 }
 
-// answerStatus answers like kube-apiserver: 201 with the review's status.
+// answerStatus answers like kube-apiserver: 201 with the review's status,
+// and the review's spec, token included, echoed back.
 func answerStatus(st authenticationv1.TokenReviewStatus) answerFunc {
 	return func(w http.ResponseWriter, _ *http.Request, review *authenticationv1.TokenReview) {
 		out := authenticationv1.TokenReview{
@@ -115,7 +117,6 @@ func answerStatus(st authenticationv1.TokenReviewStatus) answerFunc {
 			Spec:     review.Spec,
 			Status:   st,
 		}
-		out.Spec.Token = "" // kube-apiserver does not echo it either
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(out)
@@ -152,6 +153,18 @@ func answerAPIStatus(code int, reason metav1.StatusReason, retryAfter int) answe
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(st)
+	}
+}
+
+// answerQuoting answers code with a body of contentType that quotes the
+// review's token, as a hostile cluster or a confused proxy might, and a
+// warning that quotes it too.
+func answerQuoting(code int, contentType, format string) answerFunc {
+	return func(w http.ResponseWriter, _ *http.Request, review *authenticationv1.TokenReview) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Warning", `299 - "`+review.Spec.Token+`"`)
+		w.WriteHeader(code)
+		_, _ = fmt.Fprintf(w, format, review.Spec.Token)
 	}
 }
 

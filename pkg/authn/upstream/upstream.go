@@ -14,11 +14,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 )
 
@@ -28,6 +29,10 @@ var ErrUnavailable = errors.New("issuer's cluster is unavailable")
 
 // ErrRejected is the upstream's own "not authenticated".
 var ErrRejected = errors.New("token rejected by its cluster")
+
+// errNoContextualLogging refuses to build a client that client-go could
+// make log tokens: see quiet.
+var errNoContextualLogging = errors.New("contextual logging is disabled, so client-go would log upstream reviews, tokens included, at -v=8 and above")
 
 // Options configure a Client.
 type Options struct {
@@ -59,6 +64,9 @@ type Client struct {
 // New returns a Client. It builds its HTTP client once, with redirects
 // refused: a redirect would send the token to a server nobody configured.
 func New(opts Options) (*Client, error) {
+	if !contextualLogging() {
+		return nil, fmt.Errorf("upstream %s: %w", opts.IssuerName, errNoContextualLogging)
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -84,17 +92,21 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 	// queue the rest until they time out: the concurrency bound and the
 	// breaker are what protect the cluster, not a token bucket.
 	cfg.QPS, cfg.RateLimiter = -1, nil
+	// A warning is the cluster's text, logged at V(0) by default.
+	cfg.WarningHandler, cfg.WarningHandlerWithContext = nil, rest.NoWarnings{}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.Transport = statusRecorder{hc.Transport}
 	return rest.RESTClientForConfigAndClient(cfg, hc)
 }
 
 // Review asks the cluster about token for audiences. It returns the
-// cluster's user, ErrRejected with the cluster's reason, or an error
-// wrapping ErrUnavailable.
+// cluster's user, ErrRejected, or an error wrapping ErrUnavailable. No
+// error carries text from the cluster or client-go, only fixed words and
+// the HTTP status.
 func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
 	ok, probe := c.breaker.allow()
 	if !ok {
@@ -111,8 +123,8 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	}
 	start := c.clock.Now()
 	status, err := c.post(ctx, token, audiences)
-	// The breaker needs client-go's own error: its HTTP status says whether
-	// the cluster is at fault, and its details carry Retry-After.
+	// The breaker needs the callError: its HTTP status says whether the
+	// cluster is at fault, and it carries Retry-After.
 	c.breaker.record(err, probe)
 	c.metrics.breakerState(c.name, c.breaker.state())
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
@@ -123,38 +135,47 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 }
 
 func (c *Client) post(ctx context.Context, token string, audiences []string) (*authenticationv1.TokenReviewStatus, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	var code int
+	ctx, cancel := context.WithTimeout(withStatus(quiet(ctx), &code), c.timeout)
 	defer cancel()
 	req := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: audiences}}
-	var out authenticationv1.TokenReview
 	// MaxRetries(0): client-go would otherwise retry 429s up to ten times,
 	// piling on a cluster that asked us to back off.
-	if err := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx).Into(&out); err != nil {
-		return nil, err
+	res := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx)
+	if err := res.Error(); err != nil {
+		return nil, classify(err, code)
+	}
+	var out authenticationv1.TokenReview
+	if err := res.Into(&out); err != nil {
+		return nil, errUndecodable(code)
 	}
 	return &out.Status, nil
 }
 
-// unavailable wraps a transport or API error without its details leaking
-// anything of the request (client-go errors never contain the body).
-func unavailable(err error) error {
-	var st apierrors.APIStatus
-	if errors.As(err, &st) {
-		return fmt.Errorf("%w: HTTP %d %s", ErrUnavailable, st.Status().Code, st.Status().Reason)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: timed out", ErrUnavailable)
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+// quiet gives client-go a logger that discards everything. At -v=6 and
+// above client-go logs each request from the context's logger: at -v=8 the
+// request body (our spec.token) and the response body (kube-apiserver
+// echoes spec.token back), and at any level the cluster's warnings. No
+// verbosity an operator picks may write a token, so this call logs
+// nothing; tokenfed's own line per review says what happened. It works
+// only while contextual logging is on, which New checks.
+func quiet(ctx context.Context) context.Context {
+	return logr.NewContext(ctx, logr.Discard())
+}
+
+// contextualLogging reports whether klog.FromContext, which client-go
+// uses, honours the logger in the context; with it off, klog returns the
+// global logger and quiet would be ignored.
+func contextualLogging() bool {
+	return klog.FromContext(quiet(context.Background())).GetSink() == nil
 }
 
 // toResponse drops system:authenticated: the calling apiserver adds it
 // for itself, and mapping would otherwise turn it into a prefixed group.
 func toResponse(st *authenticationv1.TokenReviewStatus) (*authenticator.Response, error) {
 	if !st.Authenticated {
-		if st.Error != "" {
-			return nil, fmt.Errorf("%w: %s", ErrRejected, truncate(st.Error, 200))
-		}
+		// Not st.Error: the cluster's words are foreign text, and a cluster
+		// may quote the token in them.
 		return nil, ErrRejected
 	}
 	info := &user.DefaultInfo{
@@ -179,11 +200,4 @@ func resultLabel(st *authenticationv1.TokenReviewStatus, err error) string {
 	default:
 		return "unauthenticated"
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -1,0 +1,110 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// callError is a failed call to the cluster, described only by what
+// tokenfed observed itself: the HTTP status code, a timeout, a connection or
+// TLS failure, an answer it could not decode. Never in the cluster's words:
+// the message reaches status.error, the 503 body and the logs, and a cluster
+// (or a proxy before it) controls its own words, which may quote the token
+// or the body of our request. client-go's own error text quotes bodies too
+// ("an error on the server (\"...\")", "Object 'Kind' is missing in '...'").
+type callError struct {
+	what string
+	// code is the HTTP status on the wire; 0 when no answer came. It is
+	// never taken from a Status body, which the cluster writes as it likes.
+	code int
+	// fault says the cluster, not our request, is at fault: the breaker
+	// counts only these.
+	fault bool
+	// retryAfter is the cluster's Retry-After hint; it only sets how long
+	// the breaker stays open, bounded by MaxOpen.
+	retryAfter time.Duration
+}
+
+func (e *callError) Error() string { return e.what }
+
+// errUndecodable is an answer that is not a TokenReview, or could not be
+// read to the end.
+func errUndecodable(code int) *callError {
+	return &callError{what: "undecodable answer", code: code, fault: true}
+}
+
+// classify turns client-go's error for a call whose answer had HTTP status
+// code (0 when no answer came) into a callError, dropping all of its text.
+func classify(err error, code int) *callError {
+	switch {
+	case code == 0:
+		return &callError{what: transportFailure(err), fault: true}
+	case code >= 200 && code < 300:
+		// A success status whose body client-go could not read or decode.
+		return errUndecodable(code)
+	default:
+		return &callError{
+			what:       strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code))),
+			code:       code,
+			fault:      code == http.StatusTooManyRequests || code >= 500,
+			retryAfter: retryAfter(err),
+		}
+	}
+}
+
+// transportFailure names why no answer came.
+func transportFailure(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case isTLSFailure(err):
+		return "TLS failure"
+	default:
+		return "connection failure"
+	}
+}
+
+func isTLSFailure(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		record    tls.RecordHeaderError
+		alert     tls.AlertError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &record) || errors.As(err, &alert) ||
+		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// retryAfter is the server's Retry-After hint, if it gave one.
+func retryAfter(err error) time.Duration {
+	if s, ok := apierrors.SuggestsClientDelay(err); ok {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}
+
+// unavailable is what callers see of a failed call: ErrUnavailable and
+// the category, nothing else.
+func unavailable(err error) error {
+	var ce *callError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %s", ErrUnavailable, ce.what)
+	}
+	// Not reached: post only returns callErrors. Should that change, an
+	// unknown error still says nothing foreign.
+	return ErrUnavailable
+}

@@ -1,0 +1,130 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/klog/v2"
+)
+
+// syncBuffer is klog's output; client-go's debugging round tripper writes
+// from more than one goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	klog.Flush()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// logAtV10 sends klog's output to a buffer at -v=10 until the test ends.
+// It must run before the client is built: client-go adds its debugging
+// round tripper only when -v=6 is on at that time.
+func logAtV10(t *testing.T) *syncBuffer {
+	t.Helper()
+	var fs flag.FlagSet
+	klog.InitFlags(&fs)
+	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false"} {
+		if err := fs.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := &syncBuffer{}
+	klog.SetOutput(buf)
+	t.Cleanup(func() {
+		klog.Flush()
+		_ = fs.Set("v", "0")
+		_ = fs.Set("logtostderr", "true")
+		klog.SetOutput(os.Stderr)
+	})
+	return buf
+}
+
+// leakyAnswers are the answers that make client-go log the token unless
+// its logger is silenced: kube-apiserver's own (it echoes spec.token), a
+// warning quoting it, and error bodies quoting it.
+var leakyAnswers = map[string]answerFunc{
+	"kube-apiserver echoing spec.token": answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}),
+	"500 quoting the token":             answerQuoting(http.StatusInternalServerError, "text/plain", "cannot review %s"),
+	"Status quoting the token":          answerQuoting(http.StatusServiceUnavailable, "application/json", `{"kind":"Status","apiVersion":"v1","status":"Failure","code":503,"message":"%s"}`),
+	"undecodable answer quoting it":     answerQuoting(http.StatusCreated, "application/json", `{"apiVersion":"v1","kind":%q}`),
+}
+
+// TestReviewLogsNoTokenAtV10: at the highest verbosity, nothing client-go
+// logs for an upstream review contains the token, whatever the cluster
+// answers.
+func TestReviewLogsNoTokenAtV10(t *testing.T) {
+	for name, answer := range leakyAnswers {
+		t.Run(name, func(t *testing.T) {
+			logs := logAtV10(t)
+			srv := newFakeAPIServer(t, answer)
+			c, _ := newTestClient(t, srv.Server, Options{})
+
+			_, err := c.Review(context.Background(), testToken, nil)
+
+			checkNoToken(t, err)
+			if out := logs.String(); containsTokenPart(out) {
+				t.Errorf("got a log that quotes the token:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestClientGoLogsTokenAtV10WithoutQuiet is the control for the test
+// above: the same call without quiet's context does log the token, so the
+// capture works and quiet is what keeps the log clean.
+func TestClientGoLogsTokenAtV10WithoutQuiet(t *testing.T) {
+	logs := logAtV10(t)
+	srv := newFakeAPIServer(t, leakyAnswers["kube-apiserver echoing spec.token"])
+	c, _ := newTestClient(t, srv.Server, Options{})
+	req := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: testToken}}
+
+	err := c.rest.Post().Resource("tokenreviews").Body(req).Do(context.Background()).Error()
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !containsTokenPart(out) {
+		t.Errorf("got no token in client-go's own log at -v=10, want it there (else the test above proves nothing):\n%s", out)
+	}
+}
+
+// TestNewRefusesWithoutContextualLogging: quiet depends on it, so a client
+// is never built without it.
+func TestNewRefusesWithoutContextualLogging(t *testing.T) {
+	klog.EnableContextualLogging(false)
+	defer klog.EnableContextualLogging(true)
+	srv := newFakeAPIServer(t, answerAuthenticated)
+
+	_, err := New(Options{IssuerName: "hub", Config: restConfig(srv.Server)})
+
+	if err == nil || !strings.Contains(err.Error(), "contextual logging is disabled") {
+		t.Fatalf("got %v, want an error saying contextual logging is disabled", err)
+	}
+}
+
+func containsTokenPart(s string) bool {
+	for _, part := range strings.Split(testToken, ".") {
+		if strings.Contains(s, part) {
+			return true
+		}
+	}
+	return false
+}
