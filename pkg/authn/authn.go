@@ -9,12 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
+	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
 // ErrUntrustedIssuer is the answer for a token no configured issuer claims.
@@ -27,6 +29,8 @@ type Chain struct {
 	cache   *cache.Cache
 	router  *route.Router
 	issuers map[string]*issuer
+	// namespaces checks every answer's identity against every issuer's.
+	namespaces *mapping.Namespaces
 	// opaque receives tokens that are not JWTs; nil rejects them.
 	opaque  *issuer
 	metrics *Metrics
@@ -46,6 +50,7 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 	m := &chainMetrics{keys: keyset.NewMetrics(), upstream: upstream.NewMetrics(reg)}
 	reg.MustRegister(m.keys)
 	var candidates []route.Candidate
+	prefixes := map[string]string{}
 	for i := range cfg.Issuers {
 		is, err := newIssuer(ctx, &cfg.Issuers[i], cfg.DeniedGroups, m)
 		if err != nil {
@@ -53,7 +58,9 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 		}
 		c.issuers[is.name] = is
 		candidates = append(candidates, is.candidate())
+		prefixes[is.name] = *cfg.Issuers[i].Mapping.Prefix
 	}
+	c.namespaces = mapping.NewNamespaces(prefixes)
 	router, err := route.NewRouter(candidates)
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
@@ -66,8 +73,15 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 	return c, nil
 }
 
-// AuthenticateToken implements authenticator.Token.
+// AuthenticateToken implements authenticator.Token. The token is
+// canonicalised first, so routing, verification and the cache key all see
+// one spelling of it.
 func (c *Chain) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	token, err := route.Canonical(token)
+	if err != nil {
+		c.metrics.outcome("", "rejected")
+		return nil, false, err
+	}
 	return c.cache.AuthenticateToken(ctx, token)
 }
 
@@ -92,8 +106,27 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 	} else {
 		r = is.authenticate(ctx, token)
 	}
+	r = c.checkAnswer(ctx, is, r)
 	c.metrics.verified(is.name, time.Since(start))
 	c.metrics.outcome(is.name, outcomeOf(r))
+	return r
+}
+
+// checkAnswer holds the contract on every path (local, upstream, opaque),
+// before anything is cached: the audiences and the identity namespaces.
+func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result) cache.Result {
+	if !r.OK {
+		return r
+	}
+	resp, err := is.answerAudiences(ctx, r.Response)
+	if err == nil {
+		err = c.namespaces.Check(is.name, resp)
+	}
+	if err != nil {
+		klog.FromContext(ctx).V(logLevelRejection).Info("answer refused", "issuer", is.name, "err", err)
+		return cache.Result{Err: err}
+	}
+	r.Response = resp
 	return r
 }
 
@@ -102,6 +135,9 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 func (c *Chain) route(token string) (is *issuer, opaque bool, err error) {
 	h, err := route.Peek(token)
 	if errors.Is(err, route.ErrNotJWT) {
+		if err := route.CheckOpaque(token); err != nil {
+			return nil, false, err
+		}
 		if c.opaque == nil {
 			return nil, false, errOpaque
 		}

@@ -18,6 +18,10 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
+// logLevelRejection logs why a token or an answer was refused; never the
+// token itself.
+const logLevelRejection = 3
+
 // legacyIssuer is the iss of secret-based service-account tokens. Every
 // cluster uses it, so such tokens are routed by kid alone.
 const legacyIssuer = "kubernetes/serviceaccount"
@@ -113,7 +117,10 @@ func newVerifier(ctx context.Context, cfg *v1alpha1.Issuer, urls []string, keys 
 	if err != nil {
 		return nil, err
 	}
-	return jwt.NewOIDCVerifier(ctx, jwt.OIDCOptions{JWTAuthenticator: jwtAuth, KeySet: keys, SupportedSigningAlgs: cfg.Algorithms})
+	return jwt.NewOIDCVerifier(ctx, jwt.OIDCOptions{
+		JWTAuthenticator: jwtAuth, KeySet: keys, SupportedSigningAlgs: cfg.Algorithms,
+		ReviewAudiences: cfg.ReviewAudiences,
+	})
 }
 
 // candidate is the routing view of the issuer.
@@ -136,7 +143,7 @@ func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {
 	case is.canFallBack(err):
 		return is.viaUpstream(ctx, token, time.Time{})
 	default:
-		klog.FromContext(ctx).V(3).Info("token rejected", "issuer", is.name, "err", err)
+		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", err)
 		return cache.Result{Err: err}
 	}
 }

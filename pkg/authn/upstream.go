@@ -88,8 +88,31 @@ func (is *issuer) viaUpstream(ctx context.Context, token string, expiry time.Tim
 	if err != nil {
 		return cache.Result{Err: err}
 	}
-	resp.Audiences = slices.DeleteFunc(resp.Audiences, func(a string) bool { return a == LoopGuardAudience })
 	return is.mapped(resp, expiry)
+}
+
+// answerAudiences applies kube-apiserver's rule for an authenticator's
+// answer (pkg/registry/authentication/tokenreview/storage.go, and the
+// webhook authenticator's own check in
+// k8s.io/apiserver/plugin/pkg/authenticator/token/webhook): the answer must
+// name at least one target audience, the review's or, when it names none,
+// the issuer's. The answer is narrowed to those. An empty answer is
+// refused, because a calling kube-apiserver reads empty status.audiences
+// as "valid for my own API audiences". The loop guard never counts: it is
+// tokenfed's marker, not an audience anyone asked for.
+func (is *issuer) answerAudiences(ctx context.Context, resp *authenticator.Response) (*authenticator.Response, error) {
+	target, _ := authenticator.AudiencesFrom(ctx)
+	if len(target) == 0 {
+		target = is.audiences
+	}
+	got := slices.DeleteFunc(slices.Clone(resp.Audiences), func(a string) bool { return a == LoopGuardAudience })
+	auds := target.Intersect(got)
+	if len(auds) == 0 {
+		return nil, jwt.ErrAudience
+	}
+	out := *resp
+	out.Audiences = auds
+	return &out, nil
 }
 
 // upstreamAudiences are the review's audiences (or, when it names none,

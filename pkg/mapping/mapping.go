@@ -7,7 +7,6 @@ package mapping
 
 import (
 	"errors"
-	"maps"
 	"slices"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -21,8 +20,18 @@ const IssuerExtraKey = "tokenfed.io/issuer"
 // cluster-admin on any cluster that trusts tokenfed.
 var alwaysDenied = []string{user.SystemPrivilegedGroup}
 
-// ErrDeniedUser is returned for a username on the deny list.
-var ErrDeniedUser = errors.New("user is not allowed through this issuer")
+// ReservedExtraDomain holds the extra keys only tokenfed may set, matched
+// without regard to case: an upstream or claim mapping that emits
+// "Tokenfed.io/Issuer" must not sit next to the real one.
+const ReservedExtraDomain = "tokenfed.io/"
+
+var (
+	// ErrDeniedUser is returned for a username on the deny list.
+	ErrDeniedUser = errors.New("user is not allowed through this issuer")
+	// ErrEmptyUsername is returned for an identity without a username, which
+	// would otherwise become the bare prefix, a name no one owns.
+	ErrEmptyUsername = errors.New("token identity has an empty username")
+)
 
 // Mapper maps identities of one issuer.
 type Mapper struct {
@@ -48,6 +57,9 @@ func New(issuer, prefix string, deniedGroups, deniedUsernames []string) *Mapper 
 // Map returns a new response; in is left untouched.
 func (m *Mapper) Map(in *authenticator.Response) (*authenticator.Response, error) {
 	u := in.User
+	if u == nil || u.GetName() == "" {
+		return nil, ErrEmptyUsername
+	}
 	if m.deniedUsernames[u.GetName()] {
 		return nil, ErrDeniedUser
 	}
@@ -63,6 +75,10 @@ func (m *Mapper) Map(in *authenticator.Response) (*authenticator.Response, error
 func (m *Mapper) groups(in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, g := range in {
+		// An empty group would be the bare prefix, a group no one owns.
+		if g == "" {
+			continue
+		}
 		// Denied with and without the prefix: an issuer must not smuggle
 		// "system:masters" in by emitting a group that prefixes into it.
 		if m.deniedGroups[g] || m.deniedGroups[m.prefix+g] {
@@ -75,10 +91,16 @@ func (m *Mapper) groups(in []string) []string {
 
 func (m *Mapper) extra(in map[string][]string) map[string][]string {
 	out := make(map[string][]string, len(in)+1)
-	maps.Copy(out, in)
-	for k, v := range out {
-		out[k] = slices.Clone(v)
+	for k, v := range in {
+		if !IsReservedExtra(k) {
+			out[k] = slices.Clone(v)
+		}
 	}
 	out[IssuerExtraKey] = []string{m.issuer}
 	return out
+}
+
+// IsReservedExtra reports whether key is in tokenfed's own extra domain.
+func IsReservedExtra(key string) bool {
+	return hasPrefixFold(key, ReservedExtraDomain)
 }

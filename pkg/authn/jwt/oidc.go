@@ -31,6 +31,11 @@ type OIDCOptions struct {
 	JWTAuthenticator apiserver.JWTAuthenticator
 	// KeySet verifies signatures. Required.
 	KeySet *keyset.KeySet
+	// ReviewAudiences are the review audiences the authenticator's own
+	// audience check stands in for, as kube-apiserver's --api-audiences do
+	// for its JWT authenticators (authenticator.WrapAudienceAgnosticToken).
+	// Empty: the token's aud must match a review audience directly.
+	ReviewAudiences []string
 	// SupportedSigningAlgs defaults to RS256, as in kube-apiserver.
 	SupportedSigningAlgs []string
 	// Client is used only to resolve distributed claims (OIDC "_claim_sources"
@@ -42,8 +47,9 @@ type OIDCOptions struct {
 // OIDCVerifier verifies OIDC tokens with kube-apiserver's own JWT
 // authenticator, so claim mappings and CEL rules behave exactly as there.
 type OIDCVerifier struct {
-	authn     authenticator.Token
-	audiences authenticator.Audiences
+	authn           authenticator.Token
+	audiences       authenticator.Audiences
+	reviewAudiences authenticator.Audiences
 }
 
 // NewOIDCVerifier builds the authenticator. ctx bounds its lifetime.
@@ -66,12 +72,13 @@ func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, erro
 	if err != nil {
 		return nil, fmt.Errorf("oidc verifier for %s: %w", ja.Issuer.URL, err)
 	}
-	return &OIDCVerifier{authn: a, audiences: ja.Issuer.Audiences}, nil
+	return &OIDCVerifier{authn: a, audiences: ja.Issuer.Audiences, reviewAudiences: opts.ReviewAudiences}, nil
 }
 
 // Verify authenticates token. The OIDC authenticator has already matched its
-// aud against the configured audiences; Verify then applies the review's
-// audiences with the same rule as service-account tokens.
+// aud against the configured audiences; Verify then answers for the review's
+// audiences: those the token's aud names (the rule of service-account
+// tokens), or else those the issuer's check stands in for (ReviewAudiences).
 func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error) {
 	if err := route.CheckEncoding(token); err != nil {
 		return nil, keyset.ErrMalformed
@@ -87,10 +94,29 @@ func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	if resp.Audiences, err = intersectAudiences(ctx, authenticator.Audiences(c.Audience), v.audiences); err != nil {
+	if resp.Audiences, err = v.answerAudiences(ctx, authenticator.Audiences(c.Audience)); err != nil {
 		return nil, err
 	}
 	return &Result{Response: resp, Expiry: expiry(c.Expiry)}, nil
+}
+
+// answerAudiences is the direct intersection when there is one, else the
+// review's audiences this issuer stands in for. A stand-in answer never
+// includes an audience the operator did not list, so asking about an
+// arbitrary audience does not make an OIDC token valid for it.
+func (v *OIDCVerifier) answerAudiences(ctx context.Context, tokenAuds authenticator.Audiences) (authenticator.Audiences, error) {
+	direct, err := intersectAudiences(ctx, tokenAuds, v.audiences)
+	if err == nil || len(v.reviewAudiences) == 0 {
+		return direct, err
+	}
+	target, ok := authenticator.AudiencesFrom(ctx)
+	if !ok || len(target) == 0 {
+		return nil, err
+	}
+	if standIn := target.Intersect(v.reviewAudiences); len(standIn) > 0 {
+		return standIn, nil
+	}
+	return nil, err
 }
 
 type oidcClaims struct {

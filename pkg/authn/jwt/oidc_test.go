@@ -110,6 +110,54 @@ func TestOIDCVerify(t *testing.T) {
 	}
 }
 
+// TestOIDCReviewAudiences: a member kube-apiserver reviews with its own API
+// audiences, which an OIDC token never carries. ReviewAudiences lets the
+// issuer's own aud check stand in for them, and for nothing else.
+func TestOIDCReviewAudiences(t *testing.T) {
+	const member = "https://member.example"
+	v, err := NewOIDCVerifier(t.Context(), OIDCOptions{
+		JWTAuthenticator: jwtAuthenticator(), KeySet: staticKeySet(t, "RS256"),
+		ReviewAudiences: []string{member, "https://member2.example"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		tokenAud  any
+		audiences authenticator.Audiences
+		wantAuds  authenticator.Audiences
+		wantErr   string
+	}{
+		{name: "member's API audience", audiences: authenticator.Audiences{member}, wantAuds: authenticator.Audiences{member}},
+		{name: "only the listed review audiences are answered", audiences: authenticator.Audiences{"https://app.example", member}, wantAuds: authenticator.Audiences{member}},
+		{name: "direct match wins", audiences: authenticator.Audiences{member, "tokenfed"}, wantAuds: authenticator.Audiences{"tokenfed"}},
+		{name: "an audience an app merely asks about", audiences: authenticator.Audiences{"https://app.example"}, wantErr: ErrAudience.Error()},
+		{name: "no review audiences", wantAuds: authenticator.Audiences{"tokenfed"}},
+		{name: "token not for the issuer's audiences", tokenAud: "x", audiences: authenticator.Audiences{member}, wantErr: "expected audience"},
+		{name: "token for the member itself is still checked by the issuer", tokenAud: member, audiences: authenticator.Audiences{member}, wantErr: "expected audience"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := map[string]any{}
+			if tc.tokenAud != nil {
+				set["aud"] = tc.tokenAud
+			}
+			ctx := context.Background()
+			if tc.audiences != nil {
+				ctx = authenticator.WithAudiences(ctx, tc.audiences)
+			}
+			got, err := v.Verify(ctx, signClaims(t, idToken(set)))
+			if !errContains(err, tc.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(got.Response.Audiences, tc.wantAuds) {
+				t.Fatalf("got audiences %q, want %q", got.Response.Audiences, tc.wantAuds)
+			}
+		})
+	}
+}
+
 // TestOIDCDistributedClaimsRefused: a signed token naming a claim source
 // must not make tokenfed connect to it unless a Client is configured.
 func TestOIDCDistributedClaimsRefused(t *testing.T) {

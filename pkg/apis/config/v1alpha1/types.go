@@ -140,6 +140,23 @@ type Issuer struct {
 	// kube-apiserver's default --api-audiences.
 	Audiences []string `json:"audiences,omitempty"`
 
+	// ReviewAudiences (OIDC only) are the review audiences that this issuer's
+	// own audience check stands in for, as a kube-apiserver's --api-audiences
+	// are for the JWT authenticators configured in it (kube-apiserver wraps
+	// them with authenticator.WrapAudienceAgnosticToken). A member
+	// kube-apiserver always reviews with its API audiences, which an OIDC
+	// token never carries: list them here to let this issuer's users log in
+	// through that member.
+	//
+	// A review is answered for a token that is valid for Audiences when
+	//   - the token's aud contains one of the review's audiences (direct), or
+	//   - one of the review's audiences is listed here (stand-in); then
+	//     status.audiences is the review's audiences that are listed here.
+	// Default empty: only direct matches, so an OIDC token is never valid for
+	// an audience an app merely asks about. Values in the tokenfed.io/ domain
+	// are reserved.
+	ReviewAudiences []string `json:"reviewAudiences,omitempty"`
+
 	// AudienceMatchPolicy is MatchAny: a token needs one of Audiences.
 	AudienceMatchPolicy string `json:"audienceMatchPolicy,omitempty"`
 
@@ -209,9 +226,14 @@ type Fetch struct {
 type Mapping struct {
 	// Prefix is put before the username and every group. Default "<name>:",
 	// so that the same service account name in two clusters is two users.
+	// Prefixes are identity namespaces: no two issuers may share one, no
+	// prefix may start another (compared case-insensitively), and none may
+	// start with, or be the start of, "system:", which Kubernetes reserves.
 	Prefix *string `json:"prefix,omitempty"`
 	// AllowUnprefixed must be true for an empty Prefix. It makes this issuer's
-	// users indistinguishable from local users of the calling cluster.
+	// users indistinguishable from local users of the calling cluster. At
+	// most one issuer may be unprefixed, and its answers are refused when a
+	// username or group falls under another issuer's prefix.
 	AllowUnprefixed bool `json:"allowUnprefixed,omitempty"`
 	// DeniedGroups are removed from the emitted groups, before prefixing.
 	DeniedGroups []string `json:"deniedGroups,omitempty"`

@@ -83,7 +83,7 @@ func validateIssuers(issuers []Issuer, p *field.Path) field.ErrorList {
 		names.Insert(issuers[i].Name)
 		allErrs = append(allErrs, validateIssuer(&issuers[i], ip)...)
 	}
-	return allErrs
+	return append(allErrs, validatePrefixes(issuers, p)...)
 }
 
 func validateIssuer(is *Issuer, p *field.Path) field.ErrorList {
@@ -153,13 +153,28 @@ func validateAudiences(is *Issuer, p *field.Path) field.ErrorList {
 	if len(is.Audiences) == 0 {
 		allErrs = append(allErrs, field.Required(p.Child("audiences"), "tokens of any audience would be accepted"))
 	}
-	for i, a := range is.Audiences {
-		if strings.TrimSpace(a) == "" {
-			allErrs = append(allErrs, field.Invalid(p.Child("audiences").Index(i), a, "must not be empty"))
-		}
-	}
+	allErrs = append(allErrs, validateAudienceValues(is.Audiences, p.Child("audiences"))...)
+	allErrs = append(allErrs, validateAudienceValues(is.ReviewAudiences, p.Child("reviewAudiences"))...)
 	if is.AudienceMatchPolicy != "MatchAny" {
 		allErrs = append(allErrs, field.NotSupported(p.Child("audienceMatchPolicy"), is.AudienceMatchPolicy, []string{"MatchAny"}))
+	}
+	return allErrs
+}
+
+// ReservedAudienceDomain holds the audiences tokenfed uses for its own
+// protocol, such as the loop guard it adds to upstream reviews. An issuer
+// configured to accept one would turn tokens minted for it into credentials.
+const ReservedAudienceDomain = "tokenfed.io/"
+
+func validateAudienceValues(auds []string, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, a := range auds {
+		switch {
+		case strings.TrimSpace(a) == "":
+			allErrs = append(allErrs, field.Invalid(p.Index(i), a, "must not be empty"))
+		case strings.HasPrefix(strings.ToLower(a), ReservedAudienceDomain):
+			allErrs = append(allErrs, field.Invalid(p.Index(i), a, "the "+ReservedAudienceDomain+" domain is reserved for tokenfed"))
+		}
 	}
 	return allErrs
 }
@@ -205,6 +220,9 @@ func validateOIDCOnly(is *Issuer, p *field.Path) field.ErrorList {
 	}
 	if len(is.UserValidationRules) > 0 {
 		allErrs = append(allErrs, field.Forbidden(p.Child("userValidationRules"), "only for type OIDC"))
+	}
+	if len(is.ReviewAudiences) > 0 {
+		allErrs = append(allErrs, field.Forbidden(p.Child("reviewAudiences"), "only for type OIDC: a service-account token carries the audiences it is for"))
 	}
 	return allErrs
 }

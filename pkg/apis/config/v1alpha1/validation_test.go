@@ -43,7 +43,35 @@ var validationCases = []struct {
 	{"opaque upstream must exist", func(c *Configuration) { c.OpaqueTokenUpstream = "corp" }, "opaqueTokenUpstream: Invalid value"},
 	{"opaque upstream ok", func(c *Configuration) { c.OpaqueTokenUpstream = "hub" }, ""},
 	{"cert without key", func(c *Configuration) { c.Issuers[0].Fetch.ClientCertFile = "c" }, "issuers[0].fetch.clientCertFile"},
+
+	// Identity namespaces: what one issuer emits must never be what another can.
+	{"same prefix twice", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("hub:") }, `issuers[1].mapping.prefix: Invalid value: "hub:": equals the prefix of issuers[0] (hub)`},
+	{"same prefix, other case", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("HUB:") }, `issuers[1].mapping.prefix: Invalid value: "HUB:": equals the prefix of issuers[0]`},
+	{"nested prefix after", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("hub:x:") }, `issuers[1].mapping.prefix: Invalid value: "hub:x:": starts with the prefix of issuers[0] (hub)`},
+	{"nested prefix before", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("hu") }, `issuers[1].mapping.prefix: Invalid value: "hu": is the start of the prefix of issuers[0] (hub)`},
+	{"system: prefix", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("system:corp:") }, `issuers[1].mapping.prefix: Invalid value: "system:corp:": must not overlap the reserved "system:" namespace`},
+	{"System: prefix", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("System:") }, `issuers[1].mapping.prefix: Invalid value: "System:": must not overlap`},
+	{"prefix that starts system:", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("sys") }, `issuers[1].mapping.prefix: Invalid value: "sys": must not overlap`},
+	{"two unprefixed issuers", func(c *Configuration) {
+		for i := range c.Issuers {
+			c.Issuers[i].Mapping.Prefix, c.Issuers[i].Mapping.AllowUnprefixed = ptr(""), true
+		}
+	}, `issuers[1].mapping.prefix: Invalid value: "": equals the prefix of issuers[0] (hub)`},
+	{"one unprefixed issuer beside a prefixed one", func(c *Configuration) {
+		c.Issuers[1].Mapping.Prefix, c.Issuers[1].Mapping.AllowUnprefixed = ptr(""), true
+	}, ""},
+	{"distinct prefixes sharing a first letter", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("hubble:") }, ""},
+
+	// Audiences: tokenfed's own protocol audiences can never be accepted.
+	{"loop-guard audience", func(c *Configuration) { c.Issuers[0].Audiences = []string{"tokenfed.io/loop-guard"} }, `issuers[0].audiences[0]: Invalid value: "tokenfed.io/loop-guard": the tokenfed.io/ domain is reserved`},
+	{"reserved audience, other case", func(c *Configuration) { c.Issuers[1].Audiences = []string{"x", "TokenFed.io/anything"} }, `issuers[1].audiences[1]: Invalid value`},
+	{"review audiences for OIDC", func(c *Configuration) { c.Issuers[1].ReviewAudiences = []string{"https://member.example"} }, ""},
+	{"review audiences only for OIDC", func(c *Configuration) { c.Issuers[0].ReviewAudiences = []string{"https://member.example"} }, "issuers[0].reviewAudiences: Forbidden"},
+	{"reserved review audience", func(c *Configuration) { c.Issuers[1].ReviewAudiences = []string{"tokenfed.io/loop-guard"} }, `issuers[1].reviewAudiences[0]: Invalid value`},
+	{"empty review audience", func(c *Configuration) { c.Issuers[1].ReviewAudiences = []string{" "} }, `issuers[1].reviewAudiences[0]: Invalid value`},
 }
+
+func ptr(s string) *string { return &s }
 
 func TestValidate(t *testing.T) {
 	for _, tc := range validationCases {
