@@ -14,8 +14,15 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn"
 )
 
-// logLevelRequest logs one line per review; never the token.
-const logLevelRequest = 2
+// Log levels. Neither line can hold the token: see scrub, and a response
+// carries status only.
+const (
+	// logLevelRequest logs one line per review.
+	logLevelRequest = 2
+	// logLevelResponseBody logs every response body as written, so a test
+	// at -v=10 can scan every answer to every client for tokens.
+	logLevelResponseBody = 10
+)
 
 // Handler serves TokenReview requests.
 type Handler struct {
@@ -38,10 +45,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &record{apiVersion: h.urlVersion}
 	defer func() { h.metrics.observe(rec, time.Since(start)) }()
 
+	logger := klog.FromContext(r.Context())
 	rv, errResp := h.readReview(w, r)
 	if errResp != nil {
 		rec.code, rec.outcome = int(errResp.Code), "malformed"
-		writeJSON(w, int(errResp.Code), errResp)
+		writeJSON(logger, w, int(errResp.Code), errResp)
 		return
 	}
 	rec.apiVersion = rv.apiVersion
@@ -49,14 +57,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o.unavailable {
 		rec.code, rec.outcome = http.StatusServiceUnavailable, "unavailable"
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, errorStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, o.errMsg))
+		writeJSON(logger, w, http.StatusServiceUnavailable, errorStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, o.errMsg))
 		return
 	}
 	rec.code, rec.outcome = http.StatusOK, outcomeLabel(o)
-	if logger := klog.FromContext(r.Context()).V(logLevelRequest); logger.Enabled() {
+	if logger := logger.V(logLevelRequest); logger.Enabled() {
 		logger.Info("review", "apiVersion", rv.apiVersion, "authenticated", o.authenticated, "user", userName(o), "error", o.errMsg)
 	}
-	writeJSON(w, http.StatusOK, encodeResponse(rv.apiVersion, o))
+	writeJSON(logger, w, http.StatusOK, encodeResponse(rv.apiVersion, o))
 }
 
 // readReview checks method, content type and size, then decodes.
@@ -92,9 +100,9 @@ func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	resp, ok, err := h.auth.AuthenticateToken(ctx, rv.token)
 	switch {
 	case errors.Is(err, authn.ErrUnavailable):
-		return outcome{errMsg: err.Error(), unavailable: true}
+		return outcome{errMsg: scrub(err.Error(), rv.token), unavailable: true}
 	case err != nil:
-		return outcome{errMsg: err.Error()}
+		return outcome{errMsg: scrub(err.Error(), rv.token)}
 	case !ok || resp == nil:
 		return outcome{errMsg: "token not recognized"}
 	default:
@@ -116,11 +124,21 @@ func userName(o outcome) string {
 	return o.resp.User.GetName()
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// writeJSON writes v, and logs it at logLevelResponseBody.
+func writeJSON(logger klog.Logger, w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only static types are encoded here: a bug, not a client's fault.
+		logger.Error(err, "Encoding response")
+		code, body = http.StatusInternalServerError, []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","code":500}`)
+	}
+	if logger := logger.V(logLevelResponseBody); logger.Enabled() {
+		logger.Info("Response", "code", code, "body", string(body))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	// An encode error means the client went away; there is no one to tell.
-	_ = json.NewEncoder(w).Encode(v)
+	// A write error means the client went away; there is no one to tell.
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // readBody reads at most limit bytes, in one allocation when the client
