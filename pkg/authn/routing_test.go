@@ -28,13 +28,7 @@ const (
 func federation(t testing.TB) *v1alpha1.Configuration {
 	t.Helper()
 	trusted, stray := testKeys()
-	jwks := func(key any, kid string) string {
-		doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: kid, Use: "sig"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(doc)
-	}
+	jwks := func(key any, kid string) string { return jwksOf(t, key, kid) }
 	return &v1alpha1.Configuration{
 		Server: v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
 		Issuers: []v1alpha1.Issuer{
@@ -46,6 +40,16 @@ func federation(t testing.TB) *v1alpha1.Configuration {
 			},
 		},
 	}
+}
+
+// jwksOf is a static JWKS holding key as kid.
+func jwksOf(t testing.TB, key any, kid string) string {
+	t.Helper()
+	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: kid, Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
 }
 
 func oidcClaims(now time.Time) map[string]any {

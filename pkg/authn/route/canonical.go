@@ -1,6 +1,7 @@
 package route
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -124,58 +125,66 @@ func base64Runs(s string) []string {
 	})
 }
 
-// hasEncodedObject also tries each candidate with its letter case swapped:
-// a token whose case was flipped is still the token to anyone who flips it
-// back.
+// hasEncodedObject finds an encoded object anywhere in run. At the start of
+// a run it also ignores letter case: a token that was upper-, lower- or
+// swap-cased is no longer valid, but its claims are still readable, so it
+// must not be handed to another cluster either.
 func hasEncodedObject(run string) bool {
+	if foldedObjectStart(run) {
+		return true
+	}
 	for i := 0; i+1 < len(run); i++ {
-		if !isObjectStart(run[i], run[i+1]) {
-			continue
-		}
-		if startsJSONObject(run[i:]) || startsJSONObject(swapCase(run[i:min(len(run), i+8)])) {
+		if run[i] == 'e' && (run[i+1] == 'y' || run[i+1] == 'w') && startsJSONObject(run[i:]) {
 			return true
 		}
 	}
 	return false
 }
 
-func isObjectStart(a, b byte) bool {
-	return (a|0x20) == 'e' && ((b|0x20) == 'y' || (b|0x20) == 'w')
-}
+// objectPrefixLen is how much of a candidate is decoded: 12 characters, 9
+// bytes, enough for '{"' and a member name, and long enough that random
+// opaque tokens match about once in 10^8 positions, not once in 10^4.
+const objectPrefixLen = 12
 
-func swapCase(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
-			b[i] = c ^ 0x20
-		}
-	}
-	return string(b)
-}
-
-// startsJSONObject decodes up to 8 characters (6 bytes) of s and checks for
-// '{', whitespace, '"'. Decoded bytes that end inside the whitespace count
-// as a match: refusing a rare opaque token is cheap, leaking a JWT is not.
+// startsJSONObject decodes the first objectPrefixLen characters of s and
+// checks for '{', optional whitespace, '"', then printable text. A JWT
+// header or payload segment is always longer than that.
 func startsJSONObject(s string) bool {
-	n := min(len(s), 8)
-	if n%4 == 1 {
-		n--
-	}
-	b, err := base64.RawStdEncoding.DecodeString(toStdAlphabet(s[:n]))
-	if err != nil || len(b) == 0 || b[0] != '{' {
+	if len(s) < objectPrefixLen {
 		return false
 	}
-	for _, c := range b[1:] {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '"':
-			return true
-		default:
+	b, err := base64.RawStdEncoding.DecodeString(toStdAlphabet(s[:objectPrefixLen]))
+	if err != nil || b[0] != '{' {
+		return false
+	}
+	rest := bytes.TrimLeft(b[1:], " \t\n\r")
+	if len(rest) == 0 || rest[0] != '"' {
+		return false
+	}
+	for _, c := range rest[1:] {
+		if (c < ' ' || c > '~') && c != '\t' && c != '\n' && c != '\r' {
 			return false
 		}
 	}
 	return true
+}
+
+// foldedStarts are the first 8 characters of JOSE headers and JWT claims
+// sets that begin with a registered or Kubernetes member name, folded to
+// lower case. Matching them without regard to case finds a re-cased token
+// while leaving random opaque tokens alone (a chance of 32^-8 per run).
+var foldedStarts = func() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range []string{"alg", "typ", "kid", "cty", "jku", "jwk", "x5u", "x5c", "x5t", "crit", "enc", "zip",
+		"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "nonce", "email", "name", "groups", "kubernetes.io"} {
+		doc := `{"` + name + `"`
+		m[strings.ToLower(base64.RawURLEncoding.EncodeToString([]byte(doc[:6]))[:8])] = true
+	}
+	return m
+}()
+
+func foldedObjectStart(run string) bool {
+	return len(run) >= objectPrefixLen && foldedStarts[strings.ToLower(run[:8])]
 }
 
 // decodeText decodes a whole run as base64 and returns it when it is

@@ -3,6 +3,7 @@ package route
 import (
 	"encoding/base64"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -73,7 +74,9 @@ func TestCheckOpaque(t *testing.T) {
 		{"standard alphabet and padding", std([]byte(hdr)) + "." + std([]byte(pl)), ErrContainsJWT},
 		{"whole token base64-encoded again", std([]byte(valid)), ErrContainsJWT},
 		{"whole token base64url-encoded again", enc([]byte(valid)), ErrContainsJWT},
-		{"letter case swapped", swapCase(segs[0] + "." + segs[1]), ErrContainsJWT},
+		{"upper case", strings.ToUpper(valid), ErrContainsJWT},
+		{"lower case", strings.ToLower(valid), ErrContainsJWT},
+		{"upper-cased payload after a prefix", "abc." + strings.ToUpper(segs[1]), ErrContainsJWT},
 
 		{"JWS JSON serialization", `{"payload":"` + segs[1] + `","protected":"` + segs[0] + `","signature":"` + segs[2] + `"}`, ErrContainsJWT},
 		{"percent-encoded dots", strings.ReplaceAll(valid, ".", "%2E"), ErrContainsJWT},
@@ -92,5 +95,45 @@ func TestCheckOpaque(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestCheckOpaqueAcceptsRandomTokens: the JWT detector must not refuse
+// real opaque tokens. 200,000 random tokens in the shapes clusters issue
+// (OpenShift sha256~, 32 and 64 random bytes, bootstrap tokens) all pass.
+func TestCheckOpaqueAcceptsRandomTokens(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	randomBytes := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	randomAlnum := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alnum[r.IntN(len(alnum))]
+		}
+		return string(b)
+	}
+	shapes := []func() string{
+		func() string { return "sha256~" + enc(randomBytes(32)) },
+		func() string { return enc(randomBytes(32)) },
+		func() string { return enc(randomBytes(64)) },
+		func() string { return base64.StdEncoding.EncodeToString(randomBytes(48)) },
+		func() string { return randomAlnum(6) + "." + randomAlnum(16) },
+	}
+	refused := 0
+	for i := range 200_000 {
+		token := shapes[i%len(shapes)]()
+		if err := CheckOpaque(token); err != nil {
+			refused++
+			t.Logf("refused %q: %v", token, err)
+		}
+	}
+	if refused != 0 {
+		t.Errorf("got %d random opaque tokens refused, want 0", refused)
 	}
 }
