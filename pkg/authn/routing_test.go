@@ -81,6 +81,16 @@ var routingCases = []struct {
 		wantIssuer: "idp", wantUser: "idp:alice",
 	},
 	{
+		name: "OIDC token with an empty sub never becomes the bare prefix",
+		token: func(t testing.TB) string {
+			trusted, _ := testKeys()
+			claims := oidcClaims(time.Now())
+			claims["sub"] = ""
+			return sign(t, trusted, "idp-key", claims)
+		},
+		wantErr: mapping.ErrEmptyUsername,
+	},
+	{
 		name: "a kid neither sharing issuer holds",
 		token: func(t testing.TB) string {
 			trusted, _ := testKeys()
