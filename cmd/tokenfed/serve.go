@@ -57,6 +57,12 @@ func (o *serveOptions) complete(fs *pflag.FlagSet) (*v1alpha1.Configuration, err
 	if err := logsapi.ValidateAndApply(o.logging, nil); err != nil {
 		return nil, err
 	}
+	// Whatever the logging configuration says: client-go logs upstream
+	// reviews, tokens included, from the context's logger at -v=8, and
+	// the upstream client silences it there. With contextual logging off,
+	// klog would use the global logger instead (and the upstream client
+	// would refuse to start).
+	klog.EnableContextualLogging(true)
 	cfg := &v1alpha1.Configuration{}
 	if o.configFile != "" {
 		loaded, err := v1alpha1.LoadFile(o.configFile)
