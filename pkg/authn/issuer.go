@@ -86,7 +86,7 @@ func newKeySet(cfg *v1alpha1.Issuer, metrics *keyset.Metrics) (*keyset.KeySet, e
 		return nil, err
 	}
 	opts := keyset.Options{
-		IssuerName: cfg.Name, Client: client, Algorithms: cfg.Algorithms, Metrics: metrics,
+		IssuerName: cfg.Name, Issuer: cfg.URL, Client: client, Algorithms: cfg.Algorithms, Metrics: metrics,
 		UnknownKidCooldown: cfg.Fetch.UnknownKidCooldown.Duration,
 		MinRefresh:         cfg.Fetch.MinRefresh.Duration, MaxRefresh: cfg.Fetch.MaxRefresh.Duration,
 		MaxStaleness: cfg.Fetch.MaxStaleness.Duration, FetchTimeout: cfg.Fetch.Timeout.Duration,

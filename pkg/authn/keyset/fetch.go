@@ -2,7 +2,6 @@ package keyset
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,7 @@ type source interface {
 }
 
 type fetched struct {
-	keys []Key
+	parsed
 	// maxAge is the JWKS response's Cache-Control max-age, 0 when absent.
 	maxAge time.Duration
 }
@@ -33,13 +32,16 @@ type httpSource struct {
 	discovery *url.URL
 	jwks      *url.URL
 	maxBytes  int64
+	// issuer is what the discovery document must name itself.
+	issuer string
+	policy policy
 }
 
 func newHTTPSource(o Options) (*httpSource, error) {
 	c := *o.Client
 	c.CheckRedirect = sameHostRedirect
 	c.Timeout = o.FetchTimeout
-	s := &httpSource{client: &c, maxBytes: o.MaxResponseBytes}
+	s := &httpSource{client: &c, maxBytes: o.MaxResponseBytes, issuer: o.Issuer, policy: policy{algs: o.Algorithms}}
 	var err error
 	if o.DiscoveryURL != "" {
 		s.discovery, err = parseFetchURL(o.DiscoveryURL)
@@ -61,36 +63,11 @@ func (s *httpSource) fetch(ctx context.Context) (fetched, error) {
 	if err != nil {
 		return fetched{}, err
 	}
-	keys, err := parseJWKS(body)
-	if err == nil && len(keys) == 0 {
-		err = errors.New("no usable keys")
-	}
+	res, err := s.policy.parseJWKS(body)
 	if err != nil {
 		return fetched{}, fmt.Errorf("jwks %s: %w", jwks.Redacted(), err)
 	}
-	return fetched{keys: keys, maxAge: maxAge(header.Get("Cache-Control"))}, nil
-}
-
-// discover reads jwks_uri from the discovery document.
-func (s *httpSource) discover(ctx context.Context) (*url.URL, error) {
-	body, _, err := s.get(ctx, s.discovery)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("discovery %s: %w", s.discovery.Redacted(), err)
-	}
-	u, err := parseFetchURL(doc.JWKSURI)
-	if err != nil {
-		return nil, fmt.Errorf("discovery %s: jwks_uri: %w", s.discovery.Redacted(), err)
-	}
-	if s.discovery.Scheme == "https" && u.Scheme != "https" {
-		return nil, fmt.Errorf("discovery %s: jwks_uri must be https", s.discovery.Redacted())
-	}
-	return u, nil
+	return fetched{parsed: res, maxAge: maxAge(header.Get("Cache-Control"))}, nil
 }
 
 // get reads at most maxBytes of a 200 response. Bodies are never quoted in
@@ -176,6 +153,7 @@ func maxAge(cacheControl string) time.Duration {
 type fileSource struct {
 	path     string
 	maxBytes int64
+	policy   policy
 }
 
 // fetch re-reads and re-parses the file every time: comparing content is
@@ -191,9 +169,9 @@ func (s *fileSource) fetch(context.Context) (fetched, error) {
 	if err != nil {
 		return fetched{}, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	keys, err := parseKeys(data)
+	res, err := s.policy.parseKeys(data)
 	if err != nil {
 		return fetched{}, fmt.Errorf("parse %s: %w", s.path, err)
 	}
-	return fetched{keys: keys}, nil
+	return fetched{parsed: res}, nil
 }

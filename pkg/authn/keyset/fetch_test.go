@@ -63,8 +63,14 @@ func TestFetchFailures(t *testing.T) {
 		{name: "redirect https to http", url: redirectTo(plain.URL).URL, wantErr: "https to http"},
 		{name: "server error", url: good.URL, status: 500, wantErr: "status 500"},
 		{name: "not json", url: good.URL, body: "<html>", wantErr: "decode jwks"},
-		{name: "only symmetric keys", url: good.URL, body: `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}`, wantErr: "no usable keys"},
-		{name: "only encryption keys", url: good.URL, body: strings.Replace(string(doc), `"sig"`, `"enc"`, 1), wantErr: "no usable keys"},
+		{name: "only symmetric keys", url: good.URL, body: `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}`, wantErr: `no usable keys: 1 key dropped: kid "h": symmetric key (kty oct) refused`},
+		{name: "only encryption keys", url: good.URL, body: strings.Replace(string(doc), `"sig"`, `"enc"`, 1), wantErr: `no usable keys: 1 key dropped: kid "ec1": use "enc" is not sig`},
+		{name: "no keys", url: good.URL, body: `{"keys":[]}`, wantErr: "no usable keys: the document holds no keys"},
+		{name: "no keys member", url: good.URL, body: `{}`, wantErr: "decode jwks: no keys array"},
+		{name: "keys spelled Keys", url: good.URL, body: strings.Replace(string(doc), `"keys"`, `"Keys"`, 1), wantErr: "decode jwks: no keys array"},
+		{name: "keys not an array", url: good.URL, body: `{"keys":{"kty":"EC"}}`, wantErr: "decode jwks: JSON object where array was expected"},
+		{name: "keys twice", url: good.URL, body: `{"keys":[],` + string(doc[1:]), wantErr: "decode jwks: duplicate member"},
+		{name: "array", url: good.URL, body: `[` + string(doc) + `]`, wantErr: "decode jwks: JSON array where object was expected"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

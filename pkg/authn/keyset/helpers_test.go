@@ -25,18 +25,41 @@ import (
 var (
 	rsaKeyOnce sync.Once
 	rsaKey     *rsa.PrivateKey
+	rsaKey2    *rsa.PrivateKey
+	rsaKey1024 *rsa.PrivateKey
 )
 
 // testRSAKey is shared: generating RSA keys is slow under -race.
 func testRSAKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
-	rsaKeyOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	rsaKeyOnce.Do(genRSAKeys)
+	return rsaKey
+}
+
+// otherRSAKey is a second 2048-bit key, for keys that must differ.
+func otherRSAKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	rsaKeyOnce.Do(genRSAKeys)
+	return rsaKey2
+}
+
+// weakRSAKey is under the 2048-bit floor.
+func weakRSAKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	rsaKeyOnce.Do(genRSAKeys)
+	return rsaKey1024
+}
+
+func genRSAKeys() {
+	var err error
+	for _, k := range []struct {
+		dst  **rsa.PrivateKey
+		bits int
+	}{{&rsaKey, 2048}, {&rsaKey2, 2048}, {&rsaKey1024, 1024}} {
+		if *k.dst, err = rsa.GenerateKey(rand.Reader, k.bits); err != nil {
 			panic(err)
 		}
-	})
-	return rsaKey
+	}
 }
 
 func testECKey(t testing.TB) *ecdsa.PrivateKey {

@@ -26,15 +26,19 @@ type KeySet struct {
 	clock    clock.Clock
 	algs     map[string]bool
 	joseAlgs []jose.SignatureAlgorithm
+	policy   policy
 	// src is nil for inline static keys, which never change.
 	src source
 
 	keys  atomic.Pointer[snapshot]
 	group singleflight.Group
 
-	mu           sync.Mutex
-	lastErr      string
-	lastMaxAge   time.Duration
+	mu         sync.Mutex
+	lastErr    string
+	lastMaxAge time.Duration
+	// lastDropped are the keys dropped from the last document read, whether
+	// or not it was loaded.
+	lastDropped  []drop
 	lastKidFetch time.Time
 
 	// onRefresh, when set by tests, runs after each background refresh once
@@ -57,7 +61,7 @@ func New(opts Options) (*KeySet, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("keyset %s: %w", opts.IssuerName, err)
 	}
-	k := &KeySet{opts: opts, clock: opts.Clock, algs: map[string]bool{}}
+	k := &KeySet{opts: opts, clock: opts.Clock, algs: map[string]bool{}, policy: policy{algs: opts.Algorithms}}
 	for _, a := range opts.Algorithms {
 		k.algs[a] = true
 		k.joseAlgs = append(k.joseAlgs, jose.SignatureAlgorithm(a))
@@ -71,18 +75,20 @@ func New(opts Options) (*KeySet, error) {
 func (k *KeySet) initSource() error {
 	switch {
 	case len(k.opts.StaticJWKS) > 0:
-		keys, err := parseKeys(k.opts.StaticJWKS)
+		res, err := k.policy.parseKeys(k.opts.StaticJWKS)
 		if err != nil {
 			return err
 		}
-		k.store(keys)
+		k.lastDropped = res.dropped
+		k.store(res.keys)
 		return nil
 	case k.opts.StaticFile != "":
-		k.src = &fileSource{path: k.opts.StaticFile, maxBytes: k.opts.MaxResponseBytes}
+		k.src = &fileSource{path: k.opts.StaticFile, maxBytes: k.opts.MaxResponseBytes, policy: k.policy}
 		got, err := k.src.fetch(context.Background())
 		if err != nil {
 			return err
 		}
+		k.lastDropped = got.dropped
 		k.store(got.keys)
 		return nil
 	default:
@@ -93,11 +99,15 @@ func (k *KeySet) initSource() error {
 }
 
 func (k *KeySet) store(keys []Key) {
-	s := &snapshot{byKid: map[string][]Key{}, all: keys, loadedAt: k.clock.Now()}
+	k.keys.Store(newSnapshot(keys, k.clock.Now()))
+}
+
+func newSnapshot(keys []Key, loadedAt time.Time) *snapshot {
+	s := &snapshot{byKid: map[string][]Key{}, all: keys, loadedAt: loadedAt}
 	for _, key := range keys {
 		s.byKid[key.KeyID] = append(s.byKid[key.KeyID], key)
 	}
-	k.keys.Store(s)
+	return s
 }
 
 // current returns the keys being served, or nil when none were ever loaded or
@@ -142,31 +152,36 @@ func (k *KeySet) lookup(kid, alg string) (crypto.PublicKey, error) {
 		return onlyFit(s.all, alg)
 	}
 	candidates := s.byKid[kid]
-	for _, key := range candidates {
-		if fits(key, alg) {
-			return key.Public, nil
-		}
+	if len(candidates) == 0 {
+		return nil, ErrUnknownKey
 	}
-	if len(candidates) > 0 {
+	key, err := onlyFit(candidates, alg)
+	if errors.Is(err, ErrUnknownKey) {
 		return nil, ErrAlgorithm
 	}
-	return nil, ErrUnknownKey
+	return key, err
 }
 
+// onlyFit returns the one key among keys that can verify alg. It never picks
+// among different keys: the set cannot know which one the signer used, and
+// trying each would multiply the cost of a token. With a kid this cannot
+// happen (dropSharedKids refused such keys at load); without one it is
+// ErrAmbiguousKey.
 func onlyFit(keys []Key, alg string) (crypto.PublicKey, error) {
-	var found []Key
+	var found crypto.PublicKey
 	for _, key := range keys {
-		if fits(key, alg) {
-			found = append(found, key)
+		if !fits(key, alg) {
+			continue
 		}
+		if found != nil && !samePublic(found, key.Public) {
+			return nil, ErrAmbiguousKey
+		}
+		found = key.Public
 	}
-	switch len(found) {
-	case 0:
+	if found == nil {
 		return nil, ErrUnknownKey
-	case 1:
-		return found[0].Public, nil
 	}
-	return nil, ErrAmbiguousKey
+	return found, nil
 }
 
 // HasKid reports whether a served key has this ID. It never fetches: routing
@@ -187,15 +202,21 @@ type Status struct {
 	// Stale is true when the last fetch failed but older keys are served.
 	Stale bool
 	// LastError is the last fetch error, empty after a success. Fetch errors
-	// never involve a token.
+	// never involve a token. When a document kept no key, it lists why each
+	// was dropped.
 	LastError string
 	KeyCount  int
+	// Dropped says which keys of the last document read were dropped and
+	// why, empty when none were; it is set whether or not the document was
+	// loaded. It names keys by kid only, never by key material, and is
+	// bounded in length.
+	Dropped string
 }
 
 // Status reports the current state.
 func (k *KeySet) Status() Status {
 	k.mu.Lock()
-	st := Status{LastError: k.lastErr}
+	st := Status{LastError: k.lastErr, Dropped: summarize(k.lastDropped)}
 	k.mu.Unlock()
 	if s := k.keys.Load(); s != nil {
 		st.LastSuccess = s.loadedAt
@@ -209,4 +230,12 @@ func (k *KeySet) Status() Status {
 		st.Stale = st.LastError != ""
 	}
 	return st
+}
+
+// droppedCounts counts the keys dropped from the last document read by
+// reason code, for the metrics.
+func (k *KeySet) droppedCounts() map[string]int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return dropCounts(k.lastDropped)
 }

@@ -17,6 +17,7 @@ type Metrics struct {
 	fetches *prometheus.CounterVec
 	age     *prometheus.Desc
 	stale   *prometheus.Desc
+	dropped *prometheus.Desc
 
 	mu   sync.Mutex
 	sets map[*KeySet]struct{}
@@ -35,6 +36,10 @@ func NewMetrics() *Metrics {
 			"Seconds since the issuer's keys were last loaded.", []string{"issuer"}, nil),
 		stale: prometheus.NewDesc("tokenfed_keyset_stale",
 			"1 when the last fetch failed and older keys are still served.", []string{"issuer"}, nil),
+		dropped: prometheus.NewDesc("tokenfed_keyset_dropped_keys",
+			"Keys of the last document read that were refused, by reason. "+
+				"When no key is left the fetch fails; readiness details name each key.",
+			[]string{"issuer", "reason"}, nil),
 		sets: map[*KeySet]struct{}{},
 	}
 }
@@ -44,6 +49,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.fetches.Describe(ch)
 	ch <- m.age
 	ch <- m.stale
+	ch <- m.dropped
 }
 
 // Collect implements prometheus.Collector.
@@ -58,6 +64,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.age, prometheus.GaugeValue, st.Age.Seconds(), name)
 		}
 		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, boolValue(st.Stale), name)
+		for reason, n := range k.droppedCounts() {
+			ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.GaugeValue, float64(n), name, reason)
+		}
 	}
 }
 

@@ -38,11 +38,19 @@ type Options struct {
 	// IssuerName labels metrics and logs. It is an operator-chosen name, never
 	// anything taken from a token.
 	IssuerName string
+	// Issuer is the issuer URL, exactly as tokens carry it in "iss". A
+	// discovery document must name itself with it (OpenID Connect Discovery
+	// 1.0 §4.3), wherever DiscoveryURL fetches it from. Required with
+	// DiscoveryURL; unused otherwise.
+	Issuer string
 
 	// DiscoveryURL is the full URL of an OpenID configuration document. Its
 	// jwks_uri is fetched with the same client, so it may name another host:
-	// the discovery document is as trusted as the keys it leads to. An https
-	// discovery document may not point at a plain http jwks_uri.
+	// the discovery document is as trusted as the keys it leads to. jwks_uri
+	// must be a URL this field would accept, and an https discovery document
+	// may not point at a plain http jwks_uri. A document whose issuer differs
+	// from Issuer, or whose id_token_signing_alg_values_supported lists none
+	// of Algorithms, fails the fetch.
 	DiscoveryURL string
 	// JWKSURL is fetched directly.
 	JWKSURL string
@@ -61,8 +69,16 @@ type Options struct {
 	Client *http.Client
 
 	// Algorithms is the allow-list of JWS algorithms. Default: RS256, the
-	// algorithm OpenID Connect requires providers to support. Keys that cannot
-	// produce an allowed algorithm are stored but never used.
+	// algorithm OpenID Connect requires providers to support.
+	//
+	// Every key is checked against it when loaded, from any source: a key
+	// whose "alg" is not allowed or does not fit its type, or that no allowed
+	// algorithm fits, is dropped, as are symmetric keys, keys published with
+	// private material, keys whose use or key_ops exclude verification, RSA
+	// keys under 2048 bits and invalid keys. Different keys that share a kid
+	// and fit one allowed algorithm are all dropped: a kid never picks among
+	// keys silently. A load that keeps no key fails, and the last good keys
+	// stay in use; Status and the metrics say what was dropped and why.
 	Algorithms []string
 
 	// UnknownKidCooldown bounds refetches caused by unknown key IDs to one per
@@ -119,6 +135,9 @@ func (o *Options) validate() error {
 	}
 	if err := o.validateSource(); err != nil {
 		return err
+	}
+	if o.DiscoveryURL != "" && o.Issuer == "" {
+		return errors.New("issuer URL is required to check the discovery document")
 	}
 	for _, alg := range o.Algorithms {
 		if !knownAlgorithms[alg] {

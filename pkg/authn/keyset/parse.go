@@ -3,18 +3,14 @@ package keyset
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 
-	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // Key is one public verification key.
@@ -27,78 +23,67 @@ type Key struct {
 	Public crypto.PublicKey
 }
 
-// parseKeys reads a JWKS document or a PEM bundle. A document with no usable
-// key is an error, so a broken fetch never replaces a good key set.
-func parseKeys(data []byte) ([]Key, error) {
-	data = bytes.TrimSpace(data)
-	var (
-		keys []Key
-		err  error
-	)
-	if bytes.HasPrefix(data, []byte("{")) {
-		keys, err = parseJWKS(data)
-	} else {
-		keys, err = parsePEM(data)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("no usable keys")
-	}
-	return keys, nil
+// parsed is what one document yields: the keys kept, and why the others
+// were not.
+type parsed struct {
+	keys    []Key
+	dropped []drop
 }
 
-// parseJWKS decodes keys one by one: a single key of an unknown type must not
-// hide the others, as a whole-set unmarshal would.
-func parseJWKS(data []byte) ([]Key, error) {
+// parseKeys reads a JWKS document or a PEM bundle.
+func (p policy) parseKeys(data []byte) (parsed, error) {
+	data = bytes.TrimSpace(data)
+	if bytes.HasPrefix(data, []byte("{")) {
+		return p.parseJWKS(data)
+	}
+	res, err := p.parsePEM(data)
+	if err != nil {
+		return parsed{}, err
+	}
+	return p.finish(res)
+}
+
+// parseJWKS decodes keys one by one: a key that breaks a rule is dropped
+// with its reason and must not hide the others, as a whole-set unmarshal
+// would (RFC 7517 §5 says to ignore keys one cannot use).
+func (p policy) parseJWKS(data []byte) (parsed, error) {
 	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
+		Keys *[]josejson.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("decode jwks: %w", err)
+	if err := josejson.Unmarshal(data, &doc); err != nil {
+		return parsed{}, fmt.Errorf("decode jwks: %w", jsonError(err))
 	}
-	var keys []Key
-	for _, raw := range doc.Keys {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(raw); err != nil {
+	if doc.Keys == nil {
+		return parsed{}, errors.New("decode jwks: no keys array")
+	}
+	var res parsed
+	for i, raw := range *doc.Keys {
+		key, kid, r := p.checkJWK(raw)
+		if r != nil {
+			res.dropped = append(res.dropped, drop{key: keyLabel(kid, i+1), reason: *r})
 			continue
 		}
-		if k, ok := usableJWK(jwk); ok {
-			keys = append(keys, k)
-		}
+		res.keys = append(res.keys, key)
 	}
-	return keys, nil
+	return p.finish(res)
 }
 
-// usableJWK keeps signature keys of asymmetric types and drops any private
-// half a careless issuer may have published.
-func usableJWK(jwk jose.JSONWebKey) (Key, bool) {
-	if jwk.Use != "" && jwk.Use != "sig" {
-		return Key{}, false
+// finish applies the rules across keys. A document with no usable key is an
+// error, so a broken fetch never replaces a good key set.
+func (p policy) finish(res parsed) (parsed, error) {
+	res = p.dropSharedKids(dropCompromised(res))
+	if len(res.keys) == 0 {
+		return parsed{}, &noUsableKeysError{dropped: res.dropped}
 	}
-	if !jwk.IsPublic() {
-		jwk = jwk.Public()
-	}
-	if !isAsymmetricPublic(jwk.Key) {
-		return Key{}, false
-	}
-	return Key{KeyID: jwk.KeyID, Algorithm: jwk.Algorithm, Public: jwk.Key}, true
-}
-
-func isAsymmetricPublic(k any) bool {
-	switch k.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		return true
-	}
-	return false
+	return res, nil
 }
 
 // parsePEM accepts public keys and certificates only: private keys do not
-// belong in a verifier's configuration.
-func parsePEM(data []byte) ([]Key, error) {
-	var keys []Key
-	for {
+// belong in a verifier's configuration, and a wrong block is a config error,
+// not a key to skip.
+func (p policy) parsePEM(data []byte) (parsed, error) {
+	var res parsed
+	for pos := 1; ; pos++ {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
@@ -106,18 +91,22 @@ func parsePEM(data []byte) ([]Key, error) {
 		}
 		pub, err := pemPublicKey(block)
 		if err != nil {
-			return nil, err
+			return parsed{}, err
 		}
 		kid, err := KeyIDFromPublicKey(pub)
 		if err != nil {
-			return nil, err
+			return parsed{}, err
 		}
-		keys = append(keys, Key{KeyID: kid, Public: pub})
+		if _, r := p.checkPublic(pub, nil); r != nil {
+			res.dropped = append(res.dropped, drop{key: keyLabel(kid, pos), reason: *r})
+			continue
+		}
+		res.keys = append(res.keys, Key{KeyID: kid, Public: pub})
 	}
 	if len(bytes.TrimSpace(data)) != 0 {
-		return nil, errors.New("trailing data after PEM blocks")
+		return parsed{}, errors.New("trailing data after PEM blocks")
 	}
-	return keys, nil
+	return res, nil
 }
 
 func pemPublicKey(block *pem.Block) (crypto.PublicKey, error) {

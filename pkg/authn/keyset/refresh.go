@@ -2,6 +2,7 @@ package keyset
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -117,13 +118,49 @@ func (k *KeySet) load(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {
-		k.lastErr = err.Error()
-		logger.Error(err, "Key set fetch failed", "serving", k.current() != nil)
+		k.failed(err, logger)
 		return err
+	}
+	if k.recordDropped(got.dropped) {
+		logger.Info("Keys dropped from the key set", "dropped", summarize(got.dropped))
 	}
 	k.lastErr = ""
 	k.lastMaxAge = got.maxAge
 	k.store(got.keys)
 	logger.V(logLoaded).Info("Key set loaded", "keys", len(got.keys), "maxAge", got.maxAge)
 	return nil
+}
+
+// failed records a failed fetch. A document that kept no key still reports
+// what it dropped, and takes out of service any key whose private half it
+// published. k.mu must be held.
+func (k *KeySet) failed(err error, logger klog.Logger) {
+	if drops, ok := droppedBy(err); ok {
+		k.recordDropped(drops)
+		if n := k.revoke(drops); n > 0 {
+			logger.Error(nil, "Keys revoked: the issuer published their private keys", "revoked", n)
+		}
+	}
+	k.lastErr = err.Error()
+	logger.Error(err, "Key set fetch failed", "serving", k.current() != nil)
+}
+
+// droppedBy returns the drops a failed fetch carries, and whether it read a
+// document at all: only a document that kept no key was read. After other
+// failures the drops of the last document read stand.
+func droppedBy(err error) ([]drop, bool) {
+	var nu *noUsableKeysError
+	if errors.As(err, &nu) {
+		return nu.dropped, true
+	}
+	return nil, false
+}
+
+// recordDropped keeps the drops of the last document read, and reports
+// whether there are drops not reported before: a bad key republished on
+// every refresh is logged once, not every minute. k.mu must be held.
+func (k *KeySet) recordDropped(drops []drop) bool {
+	changed := summarize(drops) != summarize(k.lastDropped)
+	k.lastDropped = drops
+	return changed && len(drops) > 0
 }

@@ -3,6 +3,7 @@ package keyset
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -46,6 +47,12 @@ func certPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
 func TestStaticPEM(t *testing.T) {
 	rk, ek, ck := testRSAKey(t), testECKey(t), testECKey(t)
 	ecDER, _ := x509.MarshalECPrivateKey(ek)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := &weakRSAKey(t).PublicKey
+	weakKid, _ := KeyIDFromPublicKey(weak)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -58,6 +65,9 @@ func TestStaticPEM(t *testing.T) {
 		{name: "PKCS1 RSA", data: pemBlock(t, "RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rk.PublicKey)), signer: rk, alg: jose.RS256, pub: &rk.PublicKey},
 		{name: "certificate", data: certPEM(t, ck), signer: ck, alg: jose.ES256, pub: &ck.PublicKey},
 		{name: "bundle", data: append(pkixPEM(t, &rk.PublicKey), pkixPEM(t, &ek.PublicKey)...), signer: ek, alg: jose.ES256, pub: &ek.PublicKey},
+		{name: "weak key beside a good one", data: append(pkixPEM(t, weak), pkixPEM(t, &ek.PublicKey)...), signer: ek, alg: jose.ES256, pub: &ek.PublicKey},
+		{name: "weak key", data: pkixPEM(t, weak), wantErr: `no usable keys: 1 key dropped: kid "` + weakKid[:maxQuoted] + `"...: RSA key smaller than 2048 bits`},
+		{name: "key no allowed alg fits", data: pkixPEM(t, &p384.PublicKey), wantErr: `: no allowed algorithm fits EC P-384 key`},
 		{name: "private key refused", data: pemBlock(t, "EC PRIVATE KEY", ecDER), wantErr: "not accepted"},
 		{name: "trailing junk", data: append(pkixPEM(t, &rk.PublicKey), "junk"...), wantErr: "trailing"},
 		{name: "empty", data: []byte("\n"), wantErr: "no usable keys"},
@@ -114,15 +124,21 @@ func TestStaticFileReload(t *testing.T) {
 		t.Fatal("got HasKid(second) true after the file dropped it, want false")
 	}
 
-	// A broken file keeps the last good keys and says so.
-	write([]byte("{broken"))
-	fc.Step(DefaultMinRefresh)
-	if err := next(t, refreshed); err == nil {
-		t.Fatal("broken file: got nil error, want one")
-	}
+	// A broken file, or one without a usable key, keeps the last good keys
+	// and says so.
 	kid, _ := KeyIDFromPublicKey(&first.PublicKey)
-	if st := ks.Status(); !st.Stale || !st.Loaded || !ks.HasKid(kid) || st.Age != time.Minute {
-		t.Fatalf("broken file: got %+v, want stale keys of age 1m", st)
+	for i, bad := range []struct{ data, wantErr string }{
+		{"{broken", "invalid JSON"},
+		{`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}`, `no usable keys: 1 key dropped: kid "h": symmetric key (kty oct) refused`},
+	} {
+		write([]byte(bad.data))
+		fc.Step(DefaultMinRefresh)
+		if err := next(t, refreshed); !errContains(err, bad.wantErr) {
+			t.Fatalf("bad file %d: got error %v, want one containing %q", i, err, bad.wantErr)
+		}
+		if st := ks.Status(); !st.Stale || !st.Loaded || !ks.HasKid(kid) || st.Age != time.Duration(i+1)*time.Minute {
+			t.Fatalf("bad file %d: got %+v, want stale keys of age %dm", i, st, i+1)
+		}
 	}
 }
 

@@ -20,12 +20,12 @@ type verifyFixture struct {
 	valid string
 }
 
-// newVerifyFixture serves one RSA key twice (kids rsa1, rsa2) and one P-256
-// key (ec1), so that a kid-less RS256 token is ambiguous and a kid-less ES256
+// newVerifyFixture serves two RSA keys (kids rsa1, rsa2) and one P-256 key
+// (ec1), so that a kid-less RS256 token is ambiguous and a kid-less ES256
 // token is not.
 func newVerifyFixture(t *testing.T) verifyFixture {
 	rk, ek := testRSAKey(t), testECKey(t)
-	doc := jwksDoc(t, publicJWK(rk, "rsa1", "RS256"), publicJWK(rk, "rsa2", ""), publicJWK(ek, "ec1", ""))
+	doc := jwksDoc(t, publicJWK(rk, "rsa1", "RS256"), publicJWK(otherRSAKey(t), "rsa2", ""), publicJWK(ek, "ec1", ""))
 	ks, err := New(Options{IssuerName: "test", StaticJWKS: doc, Algorithms: []string{"RS256", "ES256"}})
 	if err != nil {
 		t.Fatal(err)
