@@ -34,13 +34,23 @@ func (k keysReady) Detail() string {
 	return describe(k.is.keys.Status())
 }
 
+// describe says why an issuer has no or stale keys, and which keys of its
+// last document were dropped, so a misconfigured issuer is found from
+// /readyz?verbose rather than from rejected tokens.
 func describe(st keyset.Status) string {
-	if !st.Loaded {
-		return "no keys"
+	s := "no keys"
+	if st.LastError != "" && !st.Loaded {
+		s += ": " + st.LastError
 	}
-	s := fmt.Sprintf("%d keys, %s old", st.KeyCount, st.Age.Round(time.Second))
-	if st.Stale {
+	if st.Loaded {
+		s = fmt.Sprintf("%d keys, %s old", st.KeyCount, st.Age.Round(time.Second))
+	}
+	if st.Loaded && st.Stale {
 		s += ", stale: last fetch failed: " + st.LastError
+	}
+	// A failed fetch's error already lists what it dropped.
+	if st.Loaded && !st.Stale && st.Dropped != "" {
+		s += "; " + st.Dropped
 	}
 	return s
 }

@@ -14,7 +14,18 @@ var describeCases = []struct {
 	st   keyset.Status
 	want string
 }{
-	{name: "never loaded", st: keyset.Status{LastError: "dial tcp: refused"}, want: "no keys"},
+	{name: "never loaded", st: keyset.Status{LastError: "dial tcp: refused"}, want: "no keys: dial tcp: refused"},
+	{name: "before the first fetch", st: keyset.Status{}, want: "no keys"},
+	{
+		name: "loaded, some keys of the document dropped",
+		st:   keyset.Status{Loaded: true, KeyCount: 1, Age: time.Second, Dropped: `1 key dropped: kid "a": alg "HS256" not allowed`},
+		want: `1 keys, 1s old; 1 key dropped: kid "a": alg "HS256" not allowed`,
+	},
+	{
+		name: "no usable keys in the first document",
+		st:   keyset.Status{LastError: `jwks https://i/jwks: no usable keys: 1 key dropped: kid "a": RSA key smaller than 2048 bits`, Dropped: `1 key dropped: kid "a": RSA key smaller than 2048 bits`},
+		want: `no keys: jwks https://i/jwks: no usable keys: 1 key dropped: kid "a": RSA key smaller than 2048 bits`,
+	},
 	{name: "fresh", st: keyset.Status{Loaded: true, KeyCount: 2, Age: 1500 * time.Millisecond}, want: "2 keys, 2s old"},
 	{
 		name: "stale",
