@@ -108,8 +108,8 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 		return err
 	}
 	// Each tokenfed has its own development CA and client certificate.
-	e.tfTLS = e.tokenfed.Client().Transport.(*http.Transport).TLSClientConfig
-	e.upTLS = e.upstreamTF.Client().Transport.(*http.Transport).TLSClientConfig
+	e.tfTLS = e.tokenfed.TLSConfig()
+	e.upTLS = e.upstreamTF.TLSConfig()
 	return nil
 }
 

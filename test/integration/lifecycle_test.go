@@ -97,7 +97,7 @@ func loadCA(t *testing.T, f devcerts.Files) *devcerts.CA {
 func newConnPerRequestClient(t *testing.T, p *tokenfedproc.Process) *http.Client {
 	t.Helper()
 	c := p.Client()
-	c.Transport.(*http.Transport).DisableKeepAlives = true
+	tokenfedproc.HTTPTransport(c).DisableKeepAlives = true
 	return c
 }
 

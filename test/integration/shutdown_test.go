@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
 
 // TestGracefulShutdown sends SIGTERM during load. A request whose body is
@@ -87,7 +89,7 @@ func startSlowRequest(t *testing.T, c *http.Client, url string) (*io.PipeWriter,
 // idle connection just as the server closes it is a race no server can
 // win, which is why kube-apiserver's webhook client retries resets.
 func loadUntilRefused(t *testing.T, c *http.Client, url string, stop <-chan struct{}, accepted, answered *atomic.Int64) {
-	tr := c.Transport.(*http.Transport).Clone()
+	tr := tokenfedproc.HTTPTransport(c).Clone()
 	tr.DisableKeepAlives, tr.ForceAttemptHTTP2 = true, false
 	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	client := &http.Client{Transport: tr}

@@ -8,6 +8,8 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 )
 
 // TokenOptions shape a service-account token from the TokenRequest API.
@@ -31,7 +33,9 @@ type BoundObject struct {
 	UID  types.UID
 }
 
-// CreateToken mints a token for service account ns/sa via TokenRequest.
+// CreateToken mints a token for service account ns/sa via TokenRequest,
+// and registers it with secretscan, which fails the run if any log quotes
+// it.
 func (c *ControlPlane) CreateToken(ctx context.Context, ns, sa string, opts TokenOptions) (string, error) {
 	spec, err := opts.spec()
 	if err != nil {
@@ -42,6 +46,7 @@ func (c *ControlPlane) CreateToken(ctx context.Context, ns, sa string, opts Toke
 	if err != nil {
 		return "", fmt.Errorf("create token for service account %s/%s: %w", ns, sa, err)
 	}
+	secretscan.Register(resp.Status.Token, "TokenRequest "+ns+"/"+sa)
 	return resp.Status.Token, nil
 }
 

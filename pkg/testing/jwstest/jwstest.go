@@ -4,11 +4,14 @@ package jwstest
 
 import (
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 )
 
 // Sign makes a compact JWS over payload taken verbatim (it may be any
 // bytes, even JSON with duplicate names). kid is set when not empty, and
-// headers are set as given (e.g. "typ", "jku", "crit").
+// headers are set as given (e.g. "typ", "jku", "crit"). The token is
+// registered with secretscan, which fails the run if any log quotes it.
 func Sign(key any, alg jose.SignatureAlgorithm, kid, payload string, headers map[string]any) (string, error) {
 	opts := &jose.SignerOptions{}
 	if kid != "" {
@@ -25,5 +28,10 @@ func Sign(key any, alg jose.SignatureAlgorithm, kid, payload string, headers map
 	if err != nil {
 		return "", err
 	}
-	return obj.CompactSerialize()
+	token, err := obj.CompactSerialize()
+	if err != nil {
+		return "", err
+	}
+	secretscan.Register(token, "jwstest.Sign")
+	return token, nil
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,11 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 )
+
+// DefaultVerbosity is tokenfed's -v in tests: the highest, so that the
+// token scan (secretscan) reads everything tokenfed and its libraries can
+// log, response bodies included.
+const DefaultVerbosity = 10
 
 // Options configure one tokenfed process.
 type Options struct {
@@ -32,7 +38,11 @@ type Options struct {
 	Config v1alpha1.Configuration
 	// NoClientCA lets any caller in, without a client certificate.
 	NoClientCA bool
-	// Args are extra `tokenfed serve` arguments.
+	// Verbosity is tokenfed's -v; nil means DefaultVerbosity. Lower it only
+	// where log volume would distort a measurement.
+	Verbosity *int
+	// Args are extra `tokenfed serve` arguments, after the ones Start
+	// sets; a flag given again here wins.
 	Args []string
 	// Stdout/Stderr receive the process output; default: Dir/tokenfed.log.
 	Output *os.File
@@ -45,9 +55,14 @@ type Process struct {
 	Certs      devcerts.Files
 	ConfigFile string
 	LogFile    string
+	// ResponsesFile holds every response body read through Client.
+	ResponsesFile string
+	// outputFile is where the process writes: LogFile or Options.Output.
+	outputFile string
 	cmd        *exec.Cmd
 	done       chan struct{}
 	waitErr    error
+	stopOnce   sync.Once
 }
 
 // Start writes certificates and config into opts.Dir, starts tokenfed and
@@ -84,7 +99,8 @@ func prepare(opts Options) (*Process, error) {
 	cfg.APIVersion, cfg.Kind = v1alpha1.GroupName+"/"+v1alpha1.Version, v1alpha1.Kind
 	fillServer(&cfg.Server, certs, port, !opts.NoClientCA)
 	p := &Process{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, Certs: certs,
-		ConfigFile: filepath.Join(opts.Dir, "tokenfed.yaml"), LogFile: filepath.Join(opts.Dir, "tokenfed.log")}
+		ConfigFile: filepath.Join(opts.Dir, "tokenfed.yaml"), LogFile: filepath.Join(opts.Dir, "tokenfed.log"),
+		ResponsesFile: filepath.Join(opts.Dir, "responses.log")}
 	data, err := yaml.Marshal(&cfg)
 	if err != nil {
 		return nil, err
@@ -112,7 +128,12 @@ func (p *Process) start(bin string, opts Options) error {
 		}
 		out = f
 	}
-	args := append([]string{"serve", "--config", p.ConfigFile, "-v", "2"}, opts.Args...)
+	p.outputFile = out.Name()
+	verbosity := DefaultVerbosity
+	if opts.Verbosity != nil {
+		verbosity = *opts.Verbosity
+	}
+	args := append([]string{"serve", "--config", p.ConfigFile, "-v", strconv.Itoa(verbosity)}, opts.Args...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	// Die with the test binary, even if it is killed.
@@ -149,8 +170,15 @@ func (p *Process) WaitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 // Client is an HTTPS client that trusts the dev CA and presents the dev
-// client certificate.
+// client certificate. It registers the tokens it sends with secretscan
+// and records the response bodies it reads in ResponsesFile.
 func (p *Process) Client() *http.Client {
+	next := &http.Transport{TLSClientConfig: p.TLSConfig(), ForceAttemptHTTP2: true}
+	return &http.Client{Transport: &recordingTransport{next: next, file: p.ResponsesFile}, Timeout: 30 * time.Second}
+}
+
+// TLSConfig trusts the dev CA and presents the dev client certificate.
+func (p *Process) TLSConfig() *tls.Config {
 	pool := x509.NewCertPool()
 	if ca, err := os.ReadFile(p.Certs.CACert); err == nil {
 		pool.AppendCertsFromPEM(ca)
@@ -159,7 +187,7 @@ func (p *Process) Client() *http.Client {
 	if pair, err := tls.LoadX509KeyPair(p.Certs.ClientCert, p.Certs.ClientKey); err == nil {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}, Timeout: 30 * time.Second}
+	return cfg
 }
 
 // Signal sends sig to the process.
@@ -175,11 +203,23 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 	return p.cmd.ProcessState.ExitCode(), nil
 }
 
-// Stop terminates the process (SIGTERM, then SIGKILL) and waits.
+// Stop terminates the process (SIGTERM, then SIGKILL), waits, and keeps
+// its log and recorded responses for the token scan (see Recorded).
 func (p *Process) Stop() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
+	p.terminate()
+	p.stopOnce.Do(func() {
+		if err := p.keepRecords(); err != nil {
+			// Stop runs in cleanups, with no test to fail; the scan fails
+			// on the file it could not keep (see keep), and this says why.
+			fmt.Fprintf(os.Stderr, "tokenfedproc: %v\n", err)
+		}
+	})
+}
+
+func (p *Process) terminate() {
 	select {
 	case <-p.done:
 		return
