@@ -6,11 +6,23 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
+
+// TestMain runs the tests, then scans the log and answers of every
+// tokenfed they started (at -v=10) for every token they made; any part of
+// one fails the run.
+func TestMain(m *testing.M) {
+	// Also sent by kube-apiserver's webhook client, which does not register
+	// what it sends.
+	secretscan.Register(unknownIssuerToken, "integration.unknownIssuerToken")
+	os.Exit(secretscan.Main(m, tokenfedproc.Recorded, tokenfedproc.RemoveRecorded))
+}
 
 // startTokenfed starts a tokenfed with no issuers and stops it at cleanup.
 func startTokenfed(t *testing.T, mutate func(*tokenfedproc.Options)) *tokenfedproc.Process {

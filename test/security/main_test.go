@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
+
+// TestMain runs the tests, then scans the log and answers of every
+// tokenfed they started (at -v=10) for every token they made; any part of
+// one fails the run.
+func TestMain(m *testing.M) {
+	os.Exit(secretscan.Main(m, tokenfedproc.Recorded, tokenfedproc.RemoveRecorded))
+}
 
 const (
 	reviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
