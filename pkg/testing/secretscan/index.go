@@ -70,10 +70,20 @@ func (idx *index) addShortSegments(tok int32, v string) {
 	}
 }
 
-// match is the part of a token found in one line: token bytes [start, end).
+// match is the part of a token found in one line: token bytes
+// [start, end), at line bytes [at, at+end-start).
 type match struct {
 	tok        int32
 	start, end int
+	at         int
+}
+
+// within: m is a part of what o already explains, in the same place of
+// the line. Tokens of one cluster share long runs (header, issuer,
+// audience), so a leak of one token also matches parts of its siblings.
+func (m match) within(o match) bool {
+	return o.tok != m.tok && o.end-o.start > m.end-m.start &&
+		o.at <= m.at && m.at+m.end-m.start <= o.at+o.end-o.start
 }
 
 // find returns, per token, the longest part of it that line holds.
@@ -99,13 +109,25 @@ func (idx *index) find(line []byte) []match {
 		}
 	}
 	for _, s := range idx.short {
-		if bytes.Contains(line, s.value) {
-			found = keepLonger(found, match{s.tok, int(s.off), int(s.off) + len(s.value)})
+		if at := bytes.Index(line, s.value); at >= 0 {
+			found = keepLonger(found, match{s.tok, int(s.off), int(s.off) + len(s.value), at})
 		}
 	}
+	return unexplained(found)
+}
+
+// unexplained drops the matches that a longer match of another token
+// covers.
+func unexplained(found map[int32]match) []match {
 	var out []match
 	for _, m := range found {
-		out = append(out, m)
+		explained := false
+		for _, o := range found {
+			explained = explained || m.within(o)
+		}
+		if !explained {
+			out = append(out, m)
+		}
 	}
 	return out
 }
@@ -123,7 +145,7 @@ func (idx *index) extend(line []byte, i int, r ref) (match, int) {
 	for i+right < len(line) && off+right < len(v) && line[i+right] == v[off+right] {
 		right++
 	}
-	return match{r.tok, off - left, off + right}, i + right
+	return match{r.tok, off - left, off + right, i - left}, i + right
 }
 
 func keepLonger(found map[int32]match, m match) map[int32]match {

@@ -2,6 +2,7 @@ package secretscan
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,4 +143,25 @@ func writeLog(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return f.Name()
+}
+
+// TestScanAttributesALeakToItsToken: siblings share long runs (header,
+// issuer, audience); a leak of one is not also a leak of each sibling.
+func TestScanAttributesALeakToItsToken(t *testing.T) {
+	sibling := seg(jwt, 0) + "." + seg(jwt, 1) + ".b3RoZXItc2lnbmF0dXJlLWJ5dGVzLW9mLWEtc2libGluZy10b2tlbg"
+	r := registryOf(jwt, sibling)
+
+	rep, err := r.Scan([]string{writeLog(t, "leak "+jwt+"\nshared "+seg(jwt, 1)+"\n")})
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range rep.Hits {
+		got = append(got, fmt.Sprintf("line %d token #%d %s", h.Line, h.Token, strings.Join(h.Parts, "+")))
+	}
+	want := []string{"line 1 token #1 whole token", "line 2 token #1 payload", "line 2 token #2 payload"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got hits %q, want %q", got, want)
+	}
 }
