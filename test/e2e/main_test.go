@@ -14,8 +14,16 @@ import (
 	"testing"
 
 	"github.com/tokenfed/tokenfed/pkg/testing/federation"
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
+
+// TestMain runs the tests, then scans the log and answers of every
+// tokenfed they started (at -v=10) for every token they made; any part of
+// one fails the run.
+func TestMain(m *testing.M) {
+	os.Exit(secretscan.Main(m, tokenfedproc.Recorded, tokenfedproc.RemoveRecorded))
+}
 
 // startFederation brings up hub, tokenfed and member for one test.
 func startFederation(t *testing.T, opts federation.Options) *federation.Federation {
