@@ -131,6 +131,9 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	if status.Authenticated && quotesToken(status, token) {
+		return nil, errQuotedToken
+	}
 	return toResponse(status)
 }
 

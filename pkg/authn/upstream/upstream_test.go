@@ -80,6 +80,14 @@ var reviewCases = []struct {
 		wantMsg: "token rejected by its cluster",
 	},
 	{
+		name: "a user quoting the token is refused",
+		answer: answerStatus(authenticationv1.TokenReviewStatus{
+			Authenticated: true, User: authenticationv1.UserInfo{Username: "u", Extra: map[string]authenticationv1.ExtraValue{"x": {"sig=" + testToken[len(testToken)-20:]}}},
+		}),
+		wantErr: ErrUnavailable,
+		wantMsg: "issuer's cluster is unavailable: answer quoted the token",
+	},
+	{
 		name:    "403 from the cluster is unavailable, not a rejection",
 		answer:  answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0),
 		wantErr: ErrUnavailable,
