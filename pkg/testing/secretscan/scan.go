@@ -127,10 +127,10 @@ func segmentNames(n int) []string {
 // errVacuous: a scan that read nothing proves nothing.
 var errVacuous = errors.New("nothing to scan")
 
-// Check scans files, prints the figures and each hit to w, and returns
-// code, or 1 when a token leaked, the scan failed, or it had nothing to
-// scan (no token or no log byte), so it can never pass vacuously.
-func (r *Registry) Check(w io.Writer, code int, files []string) int {
+// Check scans files and prints the figures and each hit to w. It reports
+// false when a token leaked, the scan failed, or it had nothing to scan (no
+// token or no log byte), so it can never pass vacuously.
+func (r *Registry) Check(w io.Writer, files []string) bool {
 	rep, err := r.Scan(files)
 	if err == nil && (rep.Tokens == 0 || rep.Bytes == 0) {
 		err = fmt.Errorf("%w: %d tokens registered, %d log bytes recorded", errVacuous, rep.Tokens, rep.Bytes)
@@ -142,8 +142,5 @@ func (r *Registry) Check(w io.Writer, code int, files []string) int {
 	if err != nil {
 		fmt.Fprintf(w, "secretscan: FAIL: %v\n", err)
 	}
-	if err != nil || len(rep.Hits) > 0 {
-		return 1
-	}
-	return code
+	return err == nil && len(rep.Hits) == 0
 }
