@@ -17,6 +17,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
 // ErrUntrustedIssuer is the answer for a token no configured issuer claims.
@@ -106,7 +107,7 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 	} else {
 		r = is.authenticate(ctx, token)
 	}
-	r = c.checkAnswer(ctx, is, r)
+	r = c.checkAnswer(ctx, is, r, token)
 	c.metrics.verified(is.name, time.Since(start))
 	c.metrics.outcome(is.name, outcomeOf(r))
 	return r
@@ -114,7 +115,7 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 
 // checkAnswer holds the contract on every path (local, upstream, opaque),
 // before anything is cached: the audiences and the identity namespaces.
-func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result) cache.Result {
+func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, token string) cache.Result {
 	if !r.OK {
 		return r
 	}
@@ -123,7 +124,7 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result) cac
 		err = c.namespaces.Check(is.name, resp)
 	}
 	if err != nil {
-		klog.FromContext(ctx).V(logLevelRejection).Info("answer refused", "issuer", is.name, "err", err)
+		klog.FromContext(ctx).V(logLevelRejection).Info("answer refused", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}
 	}
 	r.Response = resp

@@ -16,6 +16,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
 // logLevelRejection logs why a token or an answer was refused; never the
@@ -143,7 +144,7 @@ func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {
 	case is.canFallBack(err):
 		return is.viaUpstream(ctx, token, time.Time{})
 	default:
-		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", err)
+		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}
 	}
 }

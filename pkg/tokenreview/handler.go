@@ -12,9 +12,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/authn"
+	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
-// Log levels. Neither line can hold the token: see scrub, and a response
+// Log levels. Neither line can hold the token: see redact.Scrub, and a response
 // carries status only.
 const (
 	// logLevelRequest logs one line per review.
@@ -100,9 +101,9 @@ func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	resp, ok, err := h.auth.AuthenticateToken(ctx, rv.token)
 	switch {
 	case errors.Is(err, authn.ErrUnavailable):
-		return outcome{errMsg: scrub(err.Error(), rv.token), unavailable: true}
+		return outcome{errMsg: redact.Scrub(err.Error(), rv.token), unavailable: true}
 	case err != nil:
-		return outcome{errMsg: scrub(err.Error(), rv.token)}
+		return outcome{errMsg: redact.Scrub(err.Error(), rv.token)}
 	case !ok || resp == nil:
 		return outcome{errMsg: "token not recognized"}
 	default:

@@ -2,6 +2,7 @@ package security
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -27,9 +28,28 @@ var respellings = []struct {
 	{"line break in the payload", func(h, p, s string) string { return h + "." + p[:20] + "\n" + p[20:] + "." + s }, errMalformed},
 	{"CRLF in the signature", func(h, p, s string) string { return h + "." + p + "." + s[:20] + "\r\n" + s[20:] }, errMalformed},
 	{"space in the header", func(h, p, s string) string { return h[:8] + " " + h[8:] + "." + p + "." + s }, errMalformed},
-	{"trailing newline", func(h, p, s string) string { return h + "." + p + "." + s + "\n" }, errMalformed},
 	{"trailing dot", func(h, p, s string) string { return h + "." + p + "." + s + "." }, errMalformed},
-	{"leading space", func(h, p, s string) string { return " " + h + "." + p + "." + s }, errNotJWT},
+	{"Bearer scheme", func(h, p, s string) string { return "Bearer " + h + "." + p + "." + s }, "Bearer"},
+	{"header and payload only", func(h, p, s string) string { return h + "." + p }, "contains a JWT"},
+}
+
+// canonicalSpellings differ from the token only by surrounding whitespace,
+// which kube-apiserver trims from bearer tokens too: they are the token.
+var canonicalSpellings = map[string]string{
+	"trailing newline": "%s\n", "leading space": " %s", "CRLF": "%s\r\n", "tabs around": "\t%s\t",
+}
+
+// TestCanonicalSpellings: the token, read from a file that ends in a
+// newline or pasted with spaces, is the token, over HTTP as in the chain.
+func TestCanonicalSpellings(t *testing.T) {
+	iss := newFakeIssuer(t)
+	tf := startTokenfed(t, edgeConfig(iss, v1alpha1.Fetch{}))
+	token, jti := respellableToken(t, iss)
+	for name, format := range canonicalSpellings {
+		t.Run(name, func(t *testing.T) {
+			assertAccepted(t, tf.review(t, fmt.Sprintf(format, token)), jti, []string{iss.URL()})
+		})
+	}
 }
 
 // TestNonCanonicalEncodings: every respelling of a valid token is refused,

@@ -1,4 +1,8 @@
-package tokenreview
+// Package redact keeps tokens out of text that leaves tokenfed: answers,
+// logs and errors. Errors come from the whole chain and the libraries under
+// it (the OIDC authenticator, go-jose, CEL, client-go), some of which quote
+// what they were given.
+package redact
 
 import "strings"
 
@@ -6,18 +10,18 @@ import "strings"
 // is compared with the token. Shorter runs are ordinary words and numbers.
 const minQuote = 16
 
-// withheld replaces an error message that quotes the token.
-const withheld = "token rejected; the reason quoted the token and was withheld"
+// Withheld replaces an error message that quotes the token.
+const Withheld = "token rejected; the reason quoted the token and was withheld"
 
-// scrub returns msg unless it quotes the token, or minQuote bytes of it.
+// Scrub returns msg unless it quotes the token, or minQuote bytes of it.
 // Errors come from the whole chain and the libraries under it, some of
 // which quote what they were given; this is the last place that knows the
 // token before msg goes into the answer and the log. It is cheap for the
 // usual message: one pass, and a token comparison only for a long run of
 // base64url characters, which plain words do not make.
-func scrub(msg, token string) string {
+func Scrub(msg, token string) string {
 	if len(token) >= minQuote && strings.Contains(msg, token) {
-		return withheld
+		return Withheld
 	}
 	for start := 0; start < len(msg); {
 		end := start
@@ -25,7 +29,7 @@ func scrub(msg, token string) string {
 			end++
 		}
 		if end-start >= minQuote && quotes(msg[start:end], token) {
-			return withheld
+			return Withheld
 		}
 		start = end + 1
 	}
