@@ -50,6 +50,7 @@ type OIDCVerifier struct {
 	authn           authenticator.Token
 	audiences       authenticator.Audiences
 	reviewAudiences authenticator.Audiences
+	bare            bareNames
 }
 
 // NewOIDCVerifier builds the authenticator. ctx bounds its lifetime.
@@ -72,13 +73,19 @@ func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, erro
 	if err != nil {
 		return nil, fmt.Errorf("oidc verifier for %s: %w", ja.Issuer.URL, err)
 	}
-	return &OIDCVerifier{authn: a, audiences: ja.Issuer.Audiences, reviewAudiences: opts.ReviewAudiences}, nil
+	bare, err := newBareNames(ja.ClaimMappings)
+	if err != nil {
+		return nil, fmt.Errorf("oidc verifier for %s: %w", ja.Issuer.URL, err)
+	}
+	return &OIDCVerifier{authn: a, audiences: ja.Issuer.Audiences, reviewAudiences: opts.ReviewAudiences, bare: bare}, nil
 }
 
 // Verify authenticates token. The OIDC authenticator has already matched its
 // aud against the configured audiences; Verify then answers for the review's
 // audiences: those the token's aud names (the rule of service-account
 // tokens), or else those the issuer's check stands in for (ReviewAudiences).
+// A username or group mapped from empty claims is refused or dropped (see
+// bareNames).
 func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error) {
 	if err := route.CheckEncoding(token); err != nil {
 		return nil, keyset.ErrMalformed
@@ -89,6 +96,9 @@ func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error
 	}
 	if !ok {
 		return nil, ErrIssuer
+	}
+	if resp, err = v.bare.check(resp); err != nil {
+		return nil, err
 	}
 	c, err := payloadClaims(token)
 	if err != nil {

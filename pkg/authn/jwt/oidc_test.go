@@ -2,7 +2,9 @@ package jwt
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,8 @@ func TestOIDCVerify(t *testing.T) {
 		{name: "claim rule", set: map[string]any{"tenant": "blocked"}, wantErr: "tenant is blocked"},
 		{name: "user rule", set: map[string]any{"sub": "admin"}, wantErr: "admins may not use this issuer"},
 		{name: "missing username claim", set: map[string]any{"sub": nil}, wantErr: "sub"},
+		{name: "empty sub is refused, not the bare prefix", set: map[string]any{"sub": ""}, wantErr: ErrEmptyUsernameClaim.Error()},
+		{name: "empty group is dropped, not the bare prefix", set: map[string]any{"groups": []string{"", "dev"}}, wantUser: alice, wantAuds: authenticator.Audiences{"tokenfed"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +109,45 @@ func TestOIDCVerify(t *testing.T) {
 			checkExpiry(t, got.Expiry, claims["exp"])
 			if got.BoundTo != BoundNone {
 				t.Fatalf("got bound %s, want none", got.BoundTo)
+			}
+		})
+	}
+}
+
+// TestOIDCBareCEL: CEL mappings that add text to an empty claim yield a
+// name no one owns; kube-apiserver only refuses an empty one.
+func TestOIDCBareCEL(t *testing.T) {
+	ja := jwtAuthenticator()
+	ja.ClaimMappings.Username = apiserver.PrefixedClaimOrExpression{Expression: `"u:" + claims.sub`}
+	ja.ClaimMappings.Groups = apiserver.PrefixedClaimOrExpression{Expression: `dyn(claims.groups).map(g, "g:" + g)`}
+	ja.UserValidationRules = nil
+	v, err := NewOIDCVerifier(t.Context(), OIDCOptions{JWTAuthenticator: ja, KeySet: staticKeySet(t, "RS256")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		set        map[string]any
+		wantName   string
+		wantGroups []string
+		wantErr    error
+	}{
+		{name: "claims set", wantName: "u:alice", wantGroups: []string{"g:dev"}},
+		{name: "empty sub", set: map[string]any{"sub": ""}, wantErr: ErrEmptyUsernameClaim},
+		{name: "empty group", set: map[string]any{"groups": []string{"", "dev", ""}}, wantName: "u:alice", wantGroups: []string{"g:dev"}},
+		{name: "only an empty group", set: map[string]any{"groups": []string{""}}, wantName: "u:alice", wantGroups: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := v.Verify(context.Background(), signClaims(t, idToken(tc.set)))
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if u := got.Response.User; u.GetName() != tc.wantName || !slices.Equal(u.GetGroups(), tc.wantGroups) {
+				t.Fatalf("got %q %q, want %q %q", u.GetName(), u.GetGroups(), tc.wantName, tc.wantGroups)
 			}
 		})
 	}
