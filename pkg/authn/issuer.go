@@ -53,7 +53,7 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 	}
 	is := &issuer{
 		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, keyIDs: map[string]bool{},
-		mapper:    mapping.New(cfg.Name, *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
+		mapper:    mapping.New(cfg.Name, mapping.Kind(cfg.Type), *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
 		audiences: cfg.Audiences, policy: v1alpha1.UpstreamNever,
 	}
 	if cfg.Upstream != nil {

@@ -28,28 +28,28 @@ var mapCases = []struct {
 }{
 	{
 		name:   "prefix on user and groups, masters removed, issuer extra",
-		mapper: New("hub", "hub:", nil, nil),
+		mapper: New("hub", ServiceAccount, "hub:", nil, nil),
 		want: &user.DefaultInfo{Name: "hub:system:serviceaccount:ns:sa", UID: "uid-1",
 			Groups: []string{"hub:system:serviceaccounts", "hub:system:serviceaccounts:ns", "hub:ops"},
 			Extra:  map[string][]string{"authentication.kubernetes.io/pod-name": {"p"}, IssuerExtraKey: {"hub"}}},
 	},
 	{
 		name:   "unprefixed still never emits system:masters; denied group removed",
-		mapper: New("local", "", []string{"ops"}, nil),
+		mapper: New("local", ServiceAccount, "", []string{"ops"}, nil),
 		want: &user.DefaultInfo{Name: "system:serviceaccount:ns:sa", UID: "uid-1",
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ns"},
 			Extra:  map[string][]string{"authentication.kubernetes.io/pod-name": {"p"}, IssuerExtraKey: {"local"}}},
 	},
 	{
 		name:   "a group that prefixes into system:masters is removed",
-		mapper: New("sys", "system:", nil, nil),
+		mapper: New("sys", ServiceAccount, "system:", nil, nil),
 		want: &user.DefaultInfo{Name: "system:system:serviceaccount:ns:sa", UID: "uid-1",
 			Groups: []string{"system:system:serviceaccounts", "system:system:serviceaccounts:ns", "system:ops"},
 			Extra:  map[string][]string{"authentication.kubernetes.io/pod-name": {"p"}, IssuerExtraKey: {"sys"}}},
 	},
 	{
 		name:    "denied username",
-		mapper:  New("hub", "hub:", nil, []string{"system:serviceaccount:ns:sa"}),
+		mapper:  New("hub", ServiceAccount, "hub:", nil, []string{"system:serviceaccount:ns:sa"}),
 		wantErr: ErrDeniedUser,
 	},
 }

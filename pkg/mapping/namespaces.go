@@ -3,9 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 )
@@ -15,19 +13,27 @@ import (
 var ErrForeignIdentity = errors.New("token identity falls in another issuer's namespace")
 
 // Namespaces checks every answer against the identity namespaces of all
-// issuers: a username or group belongs to the issuer whose prefix starts it
-// (compared without regard to case, as config validation compares prefixes),
-// or, when none does, to the one unprefixed issuer. Validation keeps the
-// prefixes disjoint; this check is what holds the line for an unprefixed
-// issuer, whose upstream or claim mappings may return any name, and it
-// guards against a mapping bug on every path.
+// issuers: a username or group belongs to the issuer whose prefix starts it,
+// or, when none does, to the one unprefixed issuer. Names are compared on
+// their foldKey, so a name that equals another issuer's in any letter case
+// or Unicode compatibility form is that issuer's. Kubernetes' own "system:"
+// namespace belongs to no issuer, except for the service-account shapes,
+// which only an unprefixed issuer can emit (Mapper narrows that to
+// ServiceAccount issuers). Validation keeps the prefixes disjoint; this
+// check is what holds the line for an unprefixed issuer, whose upstream or
+// claim mappings may return any name, and it guards against a mapping bug
+// on every path.
 type Namespaces struct {
-	prefixes map[string]string // issuer name -> prefix
+	prefixes map[string]string // issuer name -> foldKey of its prefix
 }
 
 // NewNamespaces takes each issuer's prefix, by issuer name.
 func NewNamespaces(prefixes map[string]string) *Namespaces {
-	return &Namespaces{prefixes: maps.Clone(prefixes)}
+	n := &Namespaces{prefixes: make(map[string]string, len(prefixes))}
+	for is, p := range prefixes {
+		n.prefixes[is] = foldKey(p)
+	}
+	return n
 }
 
 // Check returns nil when every name in resp is issuer's to emit and the
@@ -46,13 +52,18 @@ func (n *Namespaces) Check(issuer string, resp *authenticator.Response) error {
 	return checkReservedExtras(issuer, u.GetExtra())
 }
 
-// owner is the issuer with the longest prefix that starts name. Validated
-// prefixes are disjoint, so at most one non-empty prefix matches; a tie
-// (unvalidated input) has no owner rather than a random one.
+// owner is the issuer with the longest prefix that starts name, or ""
+// for no one. Validated prefixes are disjoint, so at most one non-empty
+// prefix matches; a tie (unvalidated input) has no owner rather than a
+// random one.
 func (n *Namespaces) owner(name string) string {
+	key := foldKey(name)
+	if inReservedNamespace(name, key) && !serviceAccountShaped(name) {
+		return ""
+	}
 	best, bestLen := "", -1
 	for is, p := range n.prefixes {
-		if !hasPrefixFold(name, p) {
+		if !hasPrefixFold(name, key, p) {
 			continue
 		}
 		switch {
@@ -63,10 +74,6 @@ func (n *Namespaces) owner(name string) string {
 		}
 	}
 	return best
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func checkReservedExtras(issuer string, extra map[string][]string) error {

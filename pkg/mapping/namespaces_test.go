@@ -13,7 +13,7 @@ import (
 // Map refuses what would turn into a name no one owns, and drops extras
 // only tokenfed may set, in any letter case.
 func TestMapEdges(t *testing.T) {
-	m := New("hub", "hub:", nil, nil)
+	m := New("hub", ServiceAccount, "hub:", nil, nil)
 	tests := []struct {
 		name      string
 		in        user.DefaultInfo

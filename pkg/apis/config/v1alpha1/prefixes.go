@@ -19,6 +19,13 @@ const reservedPrefix = "system:"
 // (audit pipelines, external authorizers) do. The empty prefix starts every
 // other one; it is allowed once, and its answers are checked at run time
 // instead (see mapping.Namespaces).
+//
+// Prefixes are printable ASCII: there, ignoring case is just ASCII
+// lower-casing, and it agrees with the run-time check, which compares
+// names on their Unicode case fold and NFKC form. Outside ASCII, "ſtaging:"
+// (U+017F) lower-cases to itself yet folds to "staging:", and a fullwidth
+// "ｈｕｂ:" is "hub:" after NFKC: no simple rule here would catch every
+// such pair.
 func validatePrefixes(issuers []Issuer, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	type seenPrefix struct {
@@ -32,6 +39,10 @@ func validatePrefixes(issuers []Issuer, p *field.Path) field.ErrorList {
 			continue
 		}
 		pp := p.Index(i).Child("mapping", "prefix")
+		if !isPrintableASCII(prefix) {
+			allErrs = append(allErrs, field.Invalid(pp, prefix, "must be printable ASCII without spaces"))
+			continue
+		}
 		lower := strings.ToLower(prefix)
 		if lower != "" && overlaps(lower, reservedPrefix) {
 			allErrs = append(allErrs, field.Invalid(pp, prefix, "must not overlap the reserved \""+reservedPrefix+"\" namespace"))
@@ -72,4 +83,15 @@ func prefixClash(a, b string) string {
 
 func overlaps(a, b string) bool {
 	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
+}
+
+// isPrintableASCII: '!' through '~', so no spaces, control characters or
+// anything that Unicode folding or normalisation could change beyond case.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
