@@ -88,6 +88,7 @@ func newKeySet(cfg *v1alpha1.Issuer, metrics *keyset.Metrics) (*keyset.KeySet, e
 	}
 	opts := keyset.Options{
 		IssuerName: cfg.Name, Issuer: cfg.URL, Client: client, Algorithms: cfg.Algorithms, Metrics: metrics,
+		Credentials:        cfg.Fetch.BearerTokenFile != "" || cfg.Fetch.ClientCertFile != "",
 		UnknownKidCooldown: cfg.Fetch.UnknownKidCooldown.Duration,
 		MinRefresh:         cfg.Fetch.MinRefresh.Duration, MaxRefresh: cfg.Fetch.MaxRefresh.Duration,
 		MaxStaleness: cfg.Fetch.MaxStaleness.Duration, FetchTimeout: cfg.Fetch.Timeout.Duration,

@@ -80,8 +80,10 @@ func (s *httpSource) checkAlgs(algs []string) error {
 		strings.Join(quoted, ", "), strings.Join(s.policy.algs, ", "))
 }
 
-// jwksURI holds jwks_uri to the rules for configured fetch URLs, and refuses
-// a downgrade from an https document to a plain http key set.
+// jwksURI holds jwks_uri to the rules for configured fetch URLs, refuses a
+// downgrade from an https document to a plain http key set, and, when the
+// client carries credentials, a key set on another origin: the credential
+// is for the issuer, and the document only says where keys are.
 func (s *httpSource) jwksURI(raw *string) (*url.URL, error) {
 	if raw == nil || *raw == "" {
 		return nil, errors.New("jwks_uri is missing")
@@ -95,6 +97,10 @@ func (s *httpSource) jwksURI(raw *string) (*url.URL, error) {
 	}
 	if s.discovery.Scheme == "https" && u.Scheme != "https" {
 		return nil, errors.New("jwks_uri must be https")
+	}
+	if s.credentials && !sameOrigin(s.discovery, u) {
+		return nil, fmt.Errorf("jwks_uri origin %s is not the discovery document's %s, and fetch credentials "+
+			"are sent to the issuer only: configure jwksURL instead", quote(u.Scheme+"://"+u.Host), s.discovery.Scheme+"://"+s.discovery.Host)
 	}
 	return u, nil
 }

@@ -106,3 +106,66 @@ func TestDiscoveryDocument(t *testing.T) {
 		})
 	}
 }
+
+// bearerTransport adds a credential to every request, as client-go's
+// transport does with fetch.bearerTokenFile.
+type bearerTransport struct{ next http.RoundTripper }
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer issuer-only")
+	return b.next.RoundTrip(r)
+}
+
+// TestDiscoveryCredentialsStayOnItsOrigin: with credentials, a jwks_uri on
+// another origin (here the same host on another port) fails the fetch, and
+// nothing is sent there; without, the document says where keys are.
+func TestDiscoveryCredentialsStayOnItsOrigin(t *testing.T) {
+	ek := testECKey(t)
+	jwks := jwksDoc(t, publicJWK(ek, "ec1", ""))
+	for _, tc := range []struct {
+		name           string
+		credentials    bool
+		elsewhere      bool
+		wantErr        string
+		wantOtherFetch int64
+	}{
+		{name: "credentials, same origin", credentials: true},
+		{name: "credentials, another origin", credentials: true, elsewhere: true,
+			wantErr: `: jwks_uri origin "<OTHER>" is not the discovery document's <DISC>, and fetch credentials are sent to the issuer only: configure jwksURL instead`},
+		{name: "no credentials, another origin", elsewhere: true, wantOtherFetch: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := newJWKSServer(t, jwks)
+			mux := http.NewServeMux()
+			disc := httptest.NewTLSServer(mux)
+			t.Cleanup(disc.Close)
+			uri := disc.URL + "/keys"
+			if tc.elsewhere {
+				uri = other.URL + "/keys"
+			}
+			mux.HandleFunc("/keys", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) })
+			mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"issuer":"` + discoveryIssuer + `","jwks_uri":"` + uri + `"}`))
+			})
+			client := disc.Client()
+			client.Transport = bearerTransport{client.Transport}
+
+			ks, err := fetchOnce(t, Options{
+				Issuer: discoveryIssuer, DiscoveryURL: disc.URL + "/.well-known/openid-configuration",
+				Client: client, Credentials: tc.credentials, Algorithms: []string{"ES256"},
+			})
+
+			want := strings.NewReplacer("<OTHER>", other.URL, "<DISC>", disc.URL).Replace(tc.wantErr)
+			if (err == nil) != (want == "") || err != nil && !strings.HasSuffix(err.Error(), want) {
+				t.Fatalf("got error %v, want one ending in %q", err, want)
+			}
+			if err != nil && ks.Status().LastError != err.Error() {
+				t.Errorf("got LastError %q, want %q for readiness", ks.Status().LastError, err)
+			}
+			if got := other.hits.Load(); got != tc.wantOtherFetch {
+				t.Errorf("got %d fetches from the other origin, want %d", got, tc.wantOtherFetch)
+			}
+		})
+	}
+}

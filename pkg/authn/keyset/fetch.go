@@ -35,13 +35,18 @@ type httpSource struct {
 	// issuer is what the discovery document must name itself.
 	issuer string
 	policy policy
+	// credentials keeps jwks_uri on the discovery document's origin.
+	credentials bool
 }
 
 func newHTTPSource(o Options) (*httpSource, error) {
 	c := *o.Client
 	c.CheckRedirect = sameHostRedirect
 	c.Timeout = o.FetchTimeout
-	s := &httpSource{client: &c, maxBytes: o.MaxResponseBytes, issuer: o.Issuer, policy: policy{algs: o.Algorithms}}
+	s := &httpSource{
+		client: &c, maxBytes: o.MaxResponseBytes, issuer: o.Issuer,
+		policy: policy{algs: o.Algorithms}, credentials: o.Credentials,
+	}
 	var err error
 	if o.DiscoveryURL != "" {
 		s.discovery, err = parseFetchURL(o.DiscoveryURL)
@@ -121,6 +126,12 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("redirect to another host (%s) refused", to.Host)
 	}
 	return nil
+}
+
+// sameOrigin reports whether a and b have one scheme, host and port (RFC
+// 6454), the unit a credential is scoped to.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && hostPort(a) == hostPort(b)
 }
 
 func hostPort(u *url.URL) string {

@@ -45,12 +45,13 @@ type Options struct {
 	Issuer string
 
 	// DiscoveryURL is the full URL of an OpenID configuration document. Its
-	// jwks_uri is fetched with the same client, so it may name another host:
-	// the discovery document is as trusted as the keys it leads to. jwks_uri
-	// must be a URL this field would accept, and an https discovery document
-	// may not point at a plain http jwks_uri. A document whose issuer differs
-	// from Issuer, or whose id_token_signing_alg_values_supported lists none
-	// of Algorithms, fails the fetch.
+	// jwks_uri is fetched with the same client, so it may name another host
+	// (unless Credentials is set): the discovery document is as trusted as
+	// the keys it leads to. jwks_uri must be a URL this field would accept,
+	// and an https discovery document may not point at a plain http
+	// jwks_uri. A document whose issuer differs from Issuer, or whose
+	// id_token_signing_alg_values_supported lists none of Algorithms, fails
+	// the fetch.
 	DiscoveryURL string
 	// JWKSURL is fetched directly.
 	JWKSURL string
@@ -67,6 +68,13 @@ type Options struct {
 	// https->http downgrades, and whose timeout is FetchTimeout. Nil means a
 	// client with http.DefaultTransport.
 	Client *http.Client
+	// Credentials says Client sends credentials (a bearer token or a client
+	// certificate) meant for the issuer alone. A discovery document's
+	// jwks_uri must then have DiscoveryURL's scheme, host and port, or the
+	// fetch fails: whoever can change the document could otherwise point
+	// jwks_uri at a host of theirs and collect the credential. Redirects are
+	// held to the same host whether or not it is set.
+	Credentials bool
 
 	// Algorithms is the allow-list of JWS algorithms. Default: RS256, the
 	// algorithm OpenID Connect requires providers to support.

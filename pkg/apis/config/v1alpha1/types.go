@@ -206,6 +206,11 @@ type Fetch struct {
 	// discovery endpoints.
 	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
 	// ClientCertFile and ClientKeyFile authenticate with a client certificate.
+	//
+	// Credentials (a bearer token or a client certificate) are for the
+	// issuer: with either set, a discovery document whose jwks_uri is on
+	// another origin (scheme, host and port) fails the fetch, and readiness
+	// says so; set jwksURL then. Redirects never leave the host.
 	ClientCertFile string `json:"clientCertFile,omitempty"`
 	ClientKeyFile  string `json:"clientKeyFile,omitempty"`
 	// Timeout bounds one fetch. Default 10s.
