@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"slices"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
@@ -71,7 +72,57 @@ func decodeReview(body []byte, mediaType, wantVersion string) (*review, error) {
 	if rv.token == "" {
 		return nil, malformed("spec.token is empty")
 	}
+	if err := checkAudiences(rv.audiences); err != nil {
+		return nil, err
+	}
+	rv.audiences = dedupe(rv.audiences)
 	return rv, nil
+}
+
+// Bounds of spec.audiences. A kube-apiserver sends its --api-audiences,
+// which are a handful (by default one: its service-account issuer URL), and
+// an application names the one audience it serves. Beyond the bounds a
+// review is malformed, not a question about a token: unbounded, the
+// audiences make the review cost more than the token's signature
+// (intersecting them is linear per audience, apiserver's Audiences.Has),
+// miss the cache at will (they are part of its key), and are forwarded to
+// the issuer's cluster, where client-go's JSON escaping of '<', '>' and '&'
+// grows a 1 MiB review past kube-apiserver's 3 MiB request limit.
+const (
+	// maxAudiences is several times the most a real caller sends.
+	maxAudiences = 32
+	// maxAudienceBytes is above any audience in use (issuer URLs and
+	// identifiers of some tens of bytes). With maxAudiences it keeps the
+	// audiences of a review within 32 KiB, 192 KiB once escaped.
+	maxAudienceBytes = 1024
+)
+
+// checkAudiences holds spec.audiences to its bounds. The messages name
+// positions and limits only: the values are the caller's text.
+func checkAudiences(auds []string) error {
+	if len(auds) > maxAudiences {
+		return malformed("spec.audiences has %d entries, more than %d", len(auds), maxAudiences)
+	}
+	for i, a := range auds {
+		if len(a) > maxAudienceBytes {
+			return malformed("spec.audiences[%d] is longer than %d bytes", i, maxAudienceBytes)
+		}
+	}
+	return nil
+}
+
+// dedupe drops repeated audiences in place, keeping the first of each in
+// order: a repeat asks nothing new, and without it two spellings of one
+// question would be two cache entries. checkAudiences ran first, so the
+// scan is under maxAudiences²/2 comparisons and allocates nothing.
+func dedupe(auds []string) []string {
+	out := auds[:0]
+	for _, a := range auds {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func decodeBody(body []byte, mediaType string) (*review, error) {

@@ -1,7 +1,9 @@
 package tokenreview
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/klog/v2"
@@ -81,5 +85,93 @@ func bufferedLogger(t *testing.T) (klog.Logger, func() string) {
 	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(logLevelResponseBody), ktesting.BufferLogs(true)))
 	return logger, func() string {
 		return logger.GetSink().(ktesting.Underlier).GetBuffer().String()
+	}
+}
+
+// The adversarial reviews of the audience bounds, whole through the
+// handler: each fits the 1 MiB body limit.
+var audienceReviewCases = []struct {
+	name string
+	auds []string
+	// wantCode and wantMsg are the answer; wantAsked, what the
+	// authenticator was asked for (nil when it must not be called).
+	wantCode  int
+	wantMsg   string
+	wantAsked []string
+}{
+	{
+		// client-go escapes '<' sixfold: forwarded, this review would be
+		// 6 MiB, past kube-apiserver's 3 MiB limit.
+		name: "one audience of 1 MiB of '<'", auds: []string{strings.Repeat("<", 1<<20-4096)},
+		wantCode: http.StatusBadRequest, wantMsg: "malformed TokenReview: spec.audiences[0] is longer than 1024 bytes",
+	},
+	{
+		// Intersecting these with a token's audiences took a second of CPU.
+		name: "20000 distinct audiences and 25000 copies", auds: adversaryAudiences(),
+		wantCode: http.StatusBadRequest, wantMsg: "malformed TokenReview: spec.audiences has 45000 entries, more than 32",
+	},
+	{
+		name: "repeats are asked once, in order", auds: []string{"https://b.test", "https://a.test", "https://b.test"},
+		wantCode: http.StatusOK, wantAsked: []string{"https://b.test", "https://a.test"},
+	},
+}
+
+func adversaryAudiences() []string {
+	var auds []string
+	for i := range 20000 {
+		auds = append(auds, fmt.Sprintf("https://issuer.%04d", i))
+	}
+	for range 25000 {
+		auds = append(auds, "https://issuer.test")
+	}
+	return auds
+}
+
+func TestHandlerBoundsAudiences(t *testing.T) {
+	for _, tc := range audienceReviewCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			calls := 0
+			auth := authenticator.TokenFunc(func(ctx context.Context, _ string) (*authenticator.Response, bool, error) {
+				calls++
+				asked, _ = authenticator.AudiencesFrom(ctx)
+				return &authenticator.Response{User: &user.DefaultInfo{Name: "u"}, Audiences: asked}, true, nil
+			})
+			body := jsonBody(t, V1, tc.auds)
+			if len(body) > 1<<20 {
+				t.Fatalf("got a %d-byte review, want one within the 1 MiB limit", len(body))
+			}
+			req := httptest.NewRequest(http.MethodPost, "/authenticate", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+
+			NewHandler(auth, 1<<20, "", nil).ServeHTTP(rec, req)
+
+			if rec.Code != tc.wantCode {
+				t.Fatalf("got HTTP %d %s, want %d", rec.Code, rec.Body, tc.wantCode)
+			}
+			if tc.wantCode != http.StatusOK {
+				checkStatus(t, rec.Body.Bytes(), tc.wantCode, tc.wantMsg)
+				if calls != 0 {
+					t.Errorf("got %d authentications, want none for a malformed review", calls)
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.wantAsked, []string(asked)); diff != "" {
+				t.Errorf("audiences asked (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// checkStatus checks a 4xx body: a metav1.Status with code and message.
+func checkStatus(t *testing.T, body []byte, code int, msg string) {
+	t.Helper()
+	var st metav1.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("got body %s, want a metav1.Status: %v", body, err)
+	}
+	if st.Kind != "Status" || st.Code != int32(code) || st.Message != msg || st.Reason != metav1.StatusReasonBadRequest {
+		t.Errorf("got %+v, want a Status with code %d, reason BadRequest and message %q", st, code, msg)
 	}
 }
