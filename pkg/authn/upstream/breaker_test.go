@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,13 @@ const (
 	fail429RetryAfter3600
 	apiserver429RetryAfter7 // kube-apiserver's own 429: Status body and header
 	forbidden403
+	// Rejections: the cluster answered, about the review or the token.
+	tooLarge413
+	quotingToken
 )
+
+// rejects says the step's answer rejects the token.
+func (a answerKind) rejects() bool { return a == tooLarge413 || a == quotingToken }
 
 func (a answerKind) answer() answerFunc {
 	switch a {
@@ -42,6 +49,10 @@ func (a answerKind) answer() answerFunc {
 		return answerAPIStatus(http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, 7)
 	case forbidden403:
 		return answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0)
+	case tooLarge413:
+		return answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)
+	case quotingToken:
+		return answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u", UID: hex.EncodeToString([]byte(testToken))}})
 	}
 	return answerAuthenticated
 }
@@ -137,6 +148,18 @@ var breakerCases = []struct {
 		steps: concat(repeat(step{answer: forbidden403, sent: true}, 10), []step{{answer: succeed, sent: true}}),
 	},
 	{
+		// A user who shapes their own claims may make the cluster's answer
+		// about their token look like an echo; that must not shut the
+		// circuit for every other token.
+		name:  "rejections are not faults and never open",
+		steps: concat(repeat(step{answer: tooLarge413, sent: true}, 10), repeat(step{answer: quotingToken, sent: true}, 10), []step{{answer: succeed, sent: true}}),
+	},
+	{
+		name: "a rejection between 500s resets the count",
+		steps: concat(repeat(step{answer: fail500, sent: true}, 4), []step{{answer: quotingToken, sent: true}},
+			repeat(step{answer: fail500, sent: true}, 4), []step{{answer: succeed, sent: true}}),
+	},
+	{
 		name: "a 403 between 500s resets the count",
 		steps: concat(repeat(step{answer: fail500, sent: true}, 4), []step{{answer: forbidden403, sent: true}},
 			repeat(step{answer: fail500, sent: true}, 4), []step{{answer: succeed, sent: true}}),
@@ -185,6 +208,10 @@ func checkStepErr(t *testing.T, i int, s step, err error) {
 	case s.answer == succeed:
 		if err != nil {
 			t.Fatalf("step %d: got %v, want success", i, err)
+		}
+	case s.answer.rejects():
+		if !errors.Is(err, ErrRejected) {
+			t.Fatalf("step %d: got %v, want ErrRejected", i, err)
 		}
 	default:
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "HTTP") {

@@ -23,12 +23,16 @@ import (
 // ("an error on the server (\"...\")", "Object 'Kind' is missing in '...'").
 type callError struct {
 	what string
-	// code is the HTTP status on the wire; 0 when no answer came. It is
-	// never taken from a Status body, which the cluster writes as it likes.
+	// code is the HTTP status on the wire; 0 when no answer came, or when
+	// a well-formed answer was refused for what it says. It is never taken
+	// from a Status body, which the cluster writes as it likes.
 	code int
 	// fault says the cluster, not our request, is at fault: the breaker
 	// counts only these.
 	fault bool
+	// rejects says the call settled the token: it is rejected, and the
+	// rejection cached, as when the cluster answers authenticated=false.
+	rejects bool
 	// retryAfter is the cluster's Retry-After hint; it only sets how long
 	// the breaker stays open, bounded by MaxOpen.
 	retryAfter time.Duration
@@ -42,12 +46,27 @@ func errUndecodable(code int) *callError {
 	return &callError{what: "undecodable answer", code: code, fault: true}
 }
 
+// refusal is a well-formed answer that tokenfed will not use: its user is
+// beyond the bounds or quotes the token. It rejects the token rather than
+// being unavailable. The cluster did answer, so a 503 (which a calling
+// kube-apiserver retries five times, each try asking the cluster again)
+// would only multiply the load on a cluster that misbehaves, and a cached
+// rejection costs one call per failure TTL. And it is not counted against
+// the cluster by the breaker: a user who can shape their own claims could
+// otherwise make answers about their own token open the circuit for every
+// token of the issuer.
+func refusal(what string) *callError {
+	return &callError{what: what, rejects: true}
+}
+
 // classify turns client-go's error for a call whose answer had HTTP status
 // code (0 when no answer came) into a callError, dropping all of its text.
 func classify(err error, code int) *callError {
 	switch {
 	case code == 0:
 		return &callError{what: transportFailure(err), fault: true}
+	case code >= 200 && code < 300 && errors.Is(err, errAnswerTooLarge):
+		return &callError{what: errAnswerTooLarge.Error(), code: code, rejects: true}
 	case code >= 200 && code < 300:
 		// A success status whose body client-go could not read or decode.
 		return errUndecodable(code)
@@ -56,9 +75,31 @@ func classify(err error, code int) *callError {
 			what:       strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code))),
 			code:       code,
 			fault:      code == http.StatusTooManyRequests || code >= 500,
+			rejects:    refusesReview(code),
 			retryAfter: retryAfter(err),
 		}
 	}
+}
+
+// refusesReview reports whether an HTTP status is the cluster's verdict on
+// the review itself, that is on what the caller sent: its token and
+// audiences. A 400, 413 or 422 says the review cannot be valid, and a
+// caller who provokes one (kube-apiserver answers 413 above 3 MiB) must get
+// authenticated=false, never a 503 that a calling kube-apiserver retries
+// five times. The other 4xx say nothing about the token, so the cluster
+// stays unavailable: 401 and 403 refuse tokenfed's own credential; 404,
+// 405, 406, 415 and 421 say the configured server does not serve
+// TokenReview as tokenfed sends it, a fault of tokenfed's configuration
+// that a 5xx rightly reports; 408 and 429 are load.
+func refusesReview(code int) bool {
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden,
+		http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotAcceptable,
+		http.StatusUnsupportedMediaType, http.StatusMisdirectedRequest,
+		http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return false
+	}
+	return code >= 400 && code < 500
 }
 
 // transportFailure names why no answer came.
@@ -97,14 +138,18 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
-// unavailable is what callers see of a failed call: ErrUnavailable and
-// the category, nothing else.
-func unavailable(err error) error {
+// failed is what callers see of a failed call: ErrRejected or
+// ErrUnavailable, and the category, nothing else.
+func failed(err error) error {
 	var ce *callError
-	if errors.As(err, &ce) {
+	switch {
+	case !errors.As(err, &ce):
+		// Not reached: Review only fails with callErrors. Should that
+		// change, an unknown error still says nothing foreign.
+		return ErrUnavailable
+	case ce.rejects:
+		return fmt.Errorf("%w: %s", ErrRejected, ce.what)
+	default:
 		return fmt.Errorf("%w: %s", ErrUnavailable, ce.what)
 	}
-	// Not reached: post only returns callErrors. Should that change, an
-	// unknown error still says nothing foreign.
-	return ErrUnavailable
 }

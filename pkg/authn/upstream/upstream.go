@@ -4,6 +4,37 @@
 // calls are bounded in number and time, a circuit breaker answers fast
 // while the cluster is failing, redirects are refused, and a token is only
 // ever sent to the one cluster it was routed to.
+//
+// What a cluster answers is bounded too, because tokenfed caches it and
+// passes it on, and a misbehaving cluster must not be able to hurt:
+//
+//   - An answer is read up to the length of tokenfed's request plus 1 MiB.
+//     kube-apiserver's answer repeats the request's spec (token and
+//     audiences), and 1 MiB is kube-apiserver's own cap on request headers
+//     (MaxHeaderBytes, k8s.io/apiserver/pkg/server/secure_serving.go), the
+//     most identity it takes in from outside in one request.
+//   - Of an authenticated answer's user (username, UID, groups, extra keys
+//     and values) and audiences: each string at most 4 KiB, at most 1024
+//     strings, at most 64 KiB in all. kube-apiserver bounds an identity
+//     only by its transport: what one request's headers carry (1 MiB,
+//     MaxHeaderBytes; 16384 values, k8s.io/apiserver's
+//     header_value_count_go127.go, about 64 bytes a value), which is also
+//     what an identity must fit in when kube-apiserver forwards it to an
+//     aggregated API server (X-Remote-User, X-Remote-Group,
+//     X-Remote-Extra-*). tokenfed keeps to a sixteenth of both, at the same
+//     64 bytes a value, because it caches each answer and scans it for
+//     echoes of the token: that is still a thousand groups, five times what
+//     Azure AD puts in a token (200, then it sends an overage claim), and
+//     4 KiB is over ten times the longest name kube-apiserver's own
+//     authenticators produce (a service account's username, at most 339
+//     bytes: "system:serviceaccount:", a 63-byte namespace, a 253-byte
+//     name).
+//   - An authenticated answer whose user quotes the token, as it is or
+//     base64- or hex-encoded, is refused: tokenfed would pass it on.
+//
+// A refused answer, like a 4xx that refuses the review itself (400, 413,
+// 422), rejects the token (cached as a rejection) rather than making the
+// cluster unavailable: see refusal and refusesReview.
 package upstream
 
 import (
@@ -27,7 +58,10 @@ import (
 // cluster could not be asked. Callers must not cache them as rejections.
 var ErrUnavailable = errors.New("issuer's cluster is unavailable")
 
-// ErrRejected is the upstream's own "not authenticated".
+// ErrRejected marks answers that settle the token as not valid: the
+// cluster's own "not authenticated", its refusal of the review itself (a
+// 4xx such as 413), or an answer tokenfed refuses to pass on. Callers cache
+// them as rejections.
 var ErrRejected = errors.New("token rejected by its cluster")
 
 // errNoContextualLogging refuses to build a client that client-go could
@@ -99,14 +133,14 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 		return nil, err
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	hc.Transport = statusRecorder{hc.Transport}
+	hc.Transport = statusRecorder{answerLimit{hc.Transport}}
 	return rest.RESTClientForConfigAndClient(cfg, hc)
 }
 
 // Review asks the cluster about token for audiences. It returns the
-// cluster's user, ErrRejected, or an error wrapping ErrUnavailable. No
-// error carries text from the cluster or client-go, only fixed words and
-// the HTTP status.
+// cluster's user, an error wrapping ErrRejected, or one wrapping
+// ErrUnavailable. No error carries text from the cluster or client-go,
+// only fixed words and the HTTP status.
 func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
 	ok, probe := c.breaker.allow()
 	if !ok {
@@ -123,18 +157,30 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	}
 	start := c.clock.Now()
 	status, err := c.post(ctx, token, audiences)
+	if err == nil && status.Authenticated {
+		err = checkAnswer(status, token)
+	}
 	// The breaker needs the callError: its HTTP status says whether the
 	// cluster is at fault, and it carries Retry-After.
 	c.breaker.record(err, probe)
 	c.metrics.breakerState(c.name, c.breaker.state())
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
 	if err != nil {
-		return nil, unavailable(err)
-	}
-	if status.Authenticated && quotesToken(status, token) {
-		return nil, errQuotedToken
+		return nil, failed(err)
 	}
 	return toResponse(status)
+}
+
+// checkAnswer refuses an authenticated answer that tokenfed must not pass
+// on: bounds first, so the echo check reads bounded input.
+func checkAnswer(st *authenticationv1.TokenReviewStatus, token string) error {
+	if err := checkBounds(st); err != nil {
+		return err
+	}
+	if quotesToken(st, token) {
+		return errQuotedToken
+	}
+	return nil
 }
 
 func (c *Client) post(ctx context.Context, token string, audiences []string) (*authenticationv1.TokenReviewStatus, error) {

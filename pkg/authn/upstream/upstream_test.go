@@ -2,9 +2,11 @@ package upstream
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,8 +86,23 @@ var reviewCases = []struct {
 		answer: answerStatus(authenticationv1.TokenReviewStatus{
 			Authenticated: true, User: authenticationv1.UserInfo{Username: "u", Extra: map[string]authenticationv1.ExtraValue{"x": {"sig=" + testToken[len(testToken)-20:]}}},
 		}),
-		wantErr: ErrUnavailable,
-		wantMsg: "issuer's cluster is unavailable: answer quoted the token",
+		wantErr: ErrRejected,
+		wantMsg: "token rejected by its cluster: answer quoted the token",
+	},
+	{
+		// A webhook that hands the bearer token on to admission, encoded.
+		name: "a user quoting the token in base64 is refused",
+		answer: answerStatus(authenticationv1.TokenReviewStatus{
+			Authenticated: true, User: authenticationv1.UserInfo{Username: "u", Extra: map[string]authenticationv1.ExtraValue{"example.com/access-token": {base64.StdEncoding.EncodeToString([]byte(testToken))}}},
+		}),
+		wantErr: ErrRejected,
+		wantMsg: "token rejected by its cluster: answer quoted the token",
+	},
+	{
+		name:    "413 from the cluster rejects the token",
+		answer:  answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0),
+		wantErr: ErrRejected,
+		wantMsg: "token rejected by its cluster: HTTP 413 Request Entity Too Large",
 	},
 	{
 		name:    "403 from the cluster is unavailable, not a rejection",
@@ -288,5 +305,76 @@ func TestReviewIsNotRateLimitedByClientGo(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("50 reviews took %s, want well under the 8s a 5/s limiter would impose", d)
+	}
+}
+
+// statusCases: which HTTP statuses of the cluster reject the token (the
+// review itself is refused: the caller's doing) and which make the cluster
+// unavailable (tokenfed's credential, endpoint or the cluster's load).
+var statusCases = []struct {
+	code    int
+	wantErr error
+}{
+	{http.StatusBadRequest, ErrRejected},
+	{http.StatusConflict, ErrRejected},
+	{http.StatusGone, ErrRejected},
+	{http.StatusRequestEntityTooLarge, ErrRejected},
+	{http.StatusRequestURITooLong, ErrRejected},
+	{http.StatusUnprocessableEntity, ErrRejected},
+	{http.StatusRequestHeaderFieldsTooLarge, ErrRejected},
+	{http.StatusUnauthorized, ErrUnavailable},
+	{http.StatusForbidden, ErrUnavailable},
+	{http.StatusNotFound, ErrUnavailable},
+	{http.StatusMethodNotAllowed, ErrUnavailable},
+	{http.StatusNotAcceptable, ErrUnavailable},
+	{http.StatusRequestTimeout, ErrUnavailable},
+	{http.StatusUnsupportedMediaType, ErrUnavailable},
+	{http.StatusMisdirectedRequest, ErrUnavailable},
+	{http.StatusTooManyRequests, ErrUnavailable},
+	{http.StatusInternalServerError, ErrUnavailable},
+	{http.StatusServiceUnavailable, ErrUnavailable},
+}
+
+func TestReviewHTTPStatus(t *testing.T) {
+	for _, tc := range statusCases {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			srv := newFakeAPIServer(t, answerText(tc.code, ""))
+			c, _ := newTestClient(t, srv.Server, Options{})
+
+			_, err := c.Review(context.Background(), testToken, nil)
+
+			want := fmt.Sprintf("%v: HTTP %d %s", tc.wantErr, tc.code, http.StatusText(tc.code))
+			if err == nil || err.Error() != want {
+				t.Fatalf("got %v, want %s", err, want)
+			}
+			if errors.Is(err, ErrRejected) == errors.Is(err, ErrUnavailable) {
+				t.Errorf("got %v wrapping both or neither of ErrRejected and ErrUnavailable, want exactly %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestReviewOversizedByTheCallerIsRejected: a review within tokenfed's 1 MiB
+// body limit whose audience client-go escapes sixfold ('<' is \u003c) is
+// over kube-apiserver's 3 MiB request limit. Its 413 rejects the token: a
+// 503 would have a calling kube-apiserver retry it five times.
+func TestReviewOversizedByTheCallerIsRejected(t *testing.T) {
+	const kubeAPIServerLimit = 3 << 20 // --max-resource-write-bytes
+	srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+		if r.ContentLength > kubeAPIServerLimit {
+			answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)(w, r, review)
+			return
+		}
+		answerAuthenticated(w, r, review)
+	})
+	c, _ := newTestClient(t, srv.Server, Options{})
+
+	_, err := c.Review(context.Background(), testToken, []string{strings.Repeat("<", 1<<20-4096)})
+
+	if !errors.Is(err, ErrRejected) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("got %v, want ErrRejected and not ErrUnavailable", err)
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Errorf("got %d requests, want 1", n)
 	}
 }
