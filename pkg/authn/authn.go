@@ -92,7 +92,7 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 		c.metrics.outcome("", "loop")
 		return cache.Result{Err: errLoop, NoCache: true}
 	}
-	is, opaque, err := c.route(token)
+	is, opaque, err := c.route(ctx, token)
 	if err != nil {
 		// Rejected without cryptography: caching it would only let garbage
 		// evict real entries.
@@ -133,7 +133,7 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, tok
 
 // route picks the one issuer that may see token, or none. opaque says
 // the token is not a JWT and goes to the configured opaque upstream.
-func (c *Chain) route(token string) (is *issuer, opaque bool, err error) {
+func (c *Chain) route(ctx context.Context, token string) (is *issuer, opaque bool, err error) {
 	h, err := route.Peek(token)
 	if errors.Is(err, route.ErrNotJWT) {
 		if err := route.CheckOpaque(token); err != nil {
@@ -147,7 +147,7 @@ func (c *Chain) route(token string) (is *issuer, opaque bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	name, err := c.router.Route(h)
+	name, err := c.router.Route(ctx, h)
 	if err != nil {
 		return nil, false, err
 	}

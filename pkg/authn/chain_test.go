@@ -33,9 +33,14 @@ var (
 // policyCases: which tokens each policy authenticates, and which it asks
 // the issuing cluster about. Locally known-bad tokens (expired) are never
 // sent; tokens that cannot be verified locally are sent unless the policy
-// is never.
+// is never. A token with a key the issuer's freshly fetched document does
+// not hold is known-bad too: the issuer does not sign with that key, so it
+// is another cluster's token. Static keys (the default here) may lag a
+// rotation, and keys that cannot be fetched say nothing, so then the
+// cluster decides.
 var policyCases = []struct {
 	policy       v1alpha1.UpstreamPolicy
+	keys         hubKeys
 	token        tokenKind
 	wantAuth     bool
 	wantUpstream bool
@@ -64,13 +69,35 @@ var policyCases = []struct {
 	{policy: whenBound, token: legacyToken, wantAuth: true, wantUpstream: true},
 	{policy: whenBound, token: unknownKeyToken, wantAuth: true, wantUpstream: true},
 	{policy: whenBound, token: expiredToken, wantErr: jwt.ErrExpired},
+
+	{policy: never, keys: hubFetched, token: plainToken, wantAuth: true},
+	{policy: never, keys: hubFetched, token: unknownKeyToken, wantErr: keyset.ErrUnpublishedKey},
+	{policy: onFailure, keys: hubFetched, token: legacyToken, wantAuth: true, wantUpstream: true},
+	{policy: onFailure, keys: hubFetched, token: unknownKeyToken, wantErr: keyset.ErrUnpublishedKey},
+	{policy: always, keys: hubFetched, token: plainToken, wantAuth: true, wantUpstream: true},
+	{policy: always, keys: hubFetched, token: unknownKeyToken, wantErr: keyset.ErrUnpublishedKey},
+	{policy: whenBound, keys: hubFetched, token: unknownKeyToken, wantErr: keyset.ErrUnpublishedKey},
+
+	{policy: never, keys: hubDown, token: plainToken, wantErr: keyset.ErrNotReady},
+	{policy: onFailure, keys: hubDown, token: plainToken, wantAuth: true, wantUpstream: true},
+	{policy: onFailure, keys: hubDown, token: unknownKeyToken, wantAuth: true, wantUpstream: true},
+	{policy: always, keys: hubDown, token: unknownKeyToken, wantAuth: true, wantUpstream: true},
 }
 
 func TestChainPolicies(t *testing.T) {
 	for _, tc := range policyCases {
-		t.Run(fmt.Sprintf("%s/%s", tc.policy, tc.token), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%s/%s", tc.policy, tc.keys, tc.token), func(t *testing.T) {
 			up := newFakeUpstream(t, answerSA)
-			c := newChain(t, hubConfig(t, up, tc.policy))
+			cfg := hubConfig(t, up, tc.policy)
+			if tc.keys != hubStatic {
+				trusted, _ := testKeys()
+				keys := newKeyServer(t, jwk(trusted, knownKid))
+				keys.serve(t, &cfg.Issuers[0])
+				if tc.keys == hubDown {
+					keys.fail()
+				}
+			}
+			c := newChain(t, cfg)
 			token := tc.token.mint(t)
 
 			resp, ok, err := c.AuthenticateToken(context.Background(), token)
@@ -123,42 +150,59 @@ func TestChainLoopGuard(t *testing.T) {
 	}
 }
 
-// The loop guard goes upstream with the review's audiences (or the
-// issuer's) and does not come back in the answer.
-func TestChainUpstreamAudiences(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		review   authenticator.Audiences
-		wantSent []string
-		wantResp authenticator.Audiences
-	}{
-		{
-			name:     "review names none: the issuer's audiences",
-			wantSent: []string{issuerURL, LoopGuardAudience},
-			wantResp: authenticator.Audiences{issuerURL},
-		},
-		{
-			name:     "review names some: those, in order",
-			review:   authenticator.Audiences{"https://other.test", issuerURL},
-			wantSent: []string{"https://other.test", issuerURL, LoopGuardAudience},
-			wantResp: authenticator.Audiences{"https://other.test", issuerURL},
-		},
-	} {
+// confirmCases: a token verified locally (aud [issuerURL]) that the policy
+// has its cluster confirm. The loop guard goes upstream with the review's
+// audiences (or the issuer's) and does not come back in the answer. The
+// cluster can refuse the token, but not widen what local verification
+// found: the answer names the audiences both found, and the user the
+// token's claims name.
+var confirmCases = []struct {
+	name     string
+	policy   v1alpha1.UpstreamPolicy
+	token    tokenKind
+	answer   answerFunc
+	review   authenticator.Audiences
+	wantSent []string
+	wantAuds authenticator.Audiences
+	wantErr  error
+}{
+	{name: "review names none: the issuer's audiences", policy: always, answer: answerSA,
+		wantSent: []string{issuerURL, LoopGuardAudience}, wantAuds: authenticator.Audiences{issuerURL}},
+	{name: "review names some: all of them go upstream", policy: always, answer: answerKubeAPIServer(issuerURL),
+		review:   authenticator.Audiences{"https://other.test", issuerURL},
+		wantSent: []string{"https://other.test", issuerURL, LoopGuardAudience}, wantAuds: authenticator.Audiences{issuerURL}},
+	{name: "upstream echoes every audience asked: only the token's come back", policy: always, answer: answerSA,
+		review:   authenticator.Audiences{"https://other.test", issuerURL},
+		wantSent: []string{"https://other.test", issuerURL, LoopGuardAudience}, wantAuds: authenticator.Audiences{issuerURL}},
+	{name: "whenBound: the same for a bound token", policy: whenBound, token: podBoundToken, answer: answerSA,
+		review:   authenticator.Audiences{"https://other.test", issuerURL},
+		wantSent: []string{"https://other.test", issuerURL, LoopGuardAudience}, wantAuds: authenticator.Audiences{issuerURL}},
+	{name: "upstream confirms only an audience the token lacks", policy: always, answer: answerAudiences("https://other.test"),
+		review:   authenticator.Audiences{"https://other.test", issuerURL},
+		wantSent: []string{"https://other.test", issuerURL, LoopGuardAudience}, wantErr: jwt.ErrAudience},
+	{name: "upstream confirms another user", policy: always, answer: answerUser(authenticationv1.UserInfo{Username: "system:serviceaccount:ns:other"}),
+		wantSent: []string{issuerURL, LoopGuardAudience}, wantErr: errConfirmedAnother},
+}
+
+func TestChainConfirmation(t *testing.T) {
+	for _, tc := range confirmCases {
 		t.Run(tc.name, func(t *testing.T) {
-			up := newFakeUpstream(t, answerSA)
-			c := newChain(t, hubConfig(t, up, always))
+			up := newFakeUpstream(t, tc.answer)
+			c := newChain(t, hubConfig(t, up, tc.policy))
 			ctx := context.Background()
 			if tc.review != nil {
 				ctx = authenticator.WithAudiences(ctx, tc.review)
 			}
 
-			resp, ok, err := c.AuthenticateToken(ctx, plainToken.mint(t))
+			resp, ok, err := c.AuthenticateToken(ctx, tc.token.mint(t))
 
-			if !ok || err != nil {
-				t.Fatalf("got ok=%v err=%v, want authenticated", ok, err)
+			if ok != (tc.wantErr == nil) || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got ok=%v err=%v, want err %v", ok, err, tc.wantErr)
 			}
-			if diff := cmp.Diff(tc.wantResp, resp.Audiences); diff != "" {
-				t.Errorf("response audiences (-want +got):\n%s", diff)
+			if ok {
+				if diff := cmp.Diff(tc.wantAuds, resp.Audiences); diff != "" {
+					t.Errorf("response audiences (-want +got):\n%s", diff)
+				}
 			}
 			sent := up.sent()
 			if len(sent) != 1 {

@@ -25,7 +25,7 @@ const logLevelRejection = 3
 
 // legacyIssuer is the iss of secret-based service-account tokens. Every
 // cluster uses it, so such tokens are routed by kid alone.
-const legacyIssuer = "kubernetes/serviceaccount"
+const legacyIssuer = jwt.LegacyIssuer
 
 // verifier is what an issuer needs from package jwt.
 type verifier interface {
@@ -34,9 +34,11 @@ type verifier interface {
 
 // issuer is one configured issuer: its keys, verifier and mapping.
 type issuer struct {
-	name     string
-	urls     []string
-	keys     *keyset.KeySet
+	name string
+	urls []string
+	keys *keyset.KeySet
+	// static keys are the operator's, like keyIDs: their kids are assigned.
+	static   bool
 	keyIDs   map[string]bool
 	verifier verifier
 	mapper   *mapping.Mapper
@@ -44,6 +46,7 @@ type issuer struct {
 	audiences []string
 	upstream  *upstream.Client
 	policy    v1alpha1.UpstreamPolicy
+	typ       v1alpha1.IssuerType
 }
 
 func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, m *chainMetrics) (*issuer, error) {
@@ -52,9 +55,9 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 		return nil, fmt.Errorf("issuer %s: %w", cfg.Name, err)
 	}
 	is := &issuer{
-		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, keyIDs: map[string]bool{},
+		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, static: cfg.StaticKeys != nil, keyIDs: map[string]bool{},
 		mapper:    mapping.New(cfg.Name, mapping.Kind(cfg.Type), *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
-		audiences: cfg.Audiences, policy: v1alpha1.UpstreamNever,
+		audiences: cfg.Audiences, policy: v1alpha1.UpstreamNever, typ: cfg.Type,
 	}
 	if cfg.Upstream != nil {
 		is.policy = cfg.Upstream.Policy
@@ -71,11 +74,14 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 	return is, nil
 }
 
-// issuerURLs: a ServiceAccount issuer with an upstream also claims legacy
-// tokens, because only its cluster can confirm them.
+// issuerURLs: a ServiceAccount issuer also claims legacy tokens, whose iss
+// every cluster shares and which are routed by kid. Without an upstream it
+// refuses them (jwt.ErrLegacyNeedsUpstream), but claiming them keeps its
+// kids from routing its cluster's legacy tokens to another issuer whose
+// document lists them.
 func issuerURLs(cfg *v1alpha1.Issuer) []string {
 	urls := []string{cfg.URL}
-	if cfg.Type == v1alpha1.IssuerTypeServiceAccount && cfg.Upstream != nil && cfg.URL != legacyIssuer {
+	if cfg.Type == v1alpha1.IssuerTypeServiceAccount && cfg.URL != legacyIssuer {
 		urls = append(urls, legacyIssuer)
 	}
 	return urls
@@ -127,22 +133,40 @@ func newVerifier(ctx context.Context, cfg *v1alpha1.Issuer, urls []string, keys 
 
 // candidate is the routing view of the issuer.
 func (is *issuer) candidate() route.Candidate {
-	return route.Candidate{Name: is.name, IssuerURLs: is.urls, HasKid: is.hasKid}
+	return route.Candidate{Name: is.name, IssuerURLs: is.urls, Keys: routeKeys{is}}
 }
 
-func (is *issuer) hasKid(kid string) bool {
-	return is.keyIDs[kid] || is.keys.HasKid(kid)
+// routeKeys tells routing which kids are the issuer's.
+type routeKeys struct{ is *issuer }
+
+var _ route.Keys = routeKeys{}
+
+// Claim: kids the operator gave the issuer (keyIDs, static keys) are
+// assigned; kids of a document fetched from the issuer are only listed
+// there, which another cluster's document can do too.
+func (r routeKeys) Claim(kid string) route.Claim {
+	switch {
+	case r.is.keyIDs[kid], r.is.static && r.is.keys.HasKid(kid):
+		return route.Assigned
+	case r.is.keys.HasKid(kid):
+		return route.Fetched
+	}
+	return route.NoClaim
 }
+
+func (r routeKeys) Loaded() bool { return r.is.keys.Loaded() }
+
+func (r routeKeys) Refetch(ctx context.Context) { r.is.keys.RefetchForKid(ctx) }
 
 // authenticate verifies locally and involves the cluster as the policy says.
 func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {
 	res, err := is.verifier.Verify(ctx, token)
 	switch {
 	case err == nil && is.needsConfirmation(res):
-		return is.viaUpstream(ctx, token, res.Expiry)
+		return is.confirm(ctx, token, res)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
-	case is.canFallBack(err):
+	case is.canFallBack(err, token):
 		return is.viaUpstream(ctx, token, time.Time{})
 	default:
 		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))

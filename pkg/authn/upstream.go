@@ -15,6 +15,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 )
 
@@ -69,26 +70,85 @@ func (is *issuer) needsConfirmation(res *jwt.Result) bool {
 }
 
 // canFallBack: the token could not be verified locally for a reason the
-// cluster can settle (a legacy token, a key we do not have). A token that
-// is locally known to be bad (signature, expiry, audience) is not sent.
-func (is *issuer) canFallBack(err error) bool {
+// cluster can settle: a legacy token, keys that are not loaded, or a key
+// tokenfed does not hold (static keys may lag a rotation; a failed fetch
+// says nothing). A token that is locally known to be bad (signature,
+// expiry, audience) is not sent, and neither is one whose key the issuer's
+// current document lacks (keyset.ErrUnpublishedKey): the issuer does not
+// sign with that key, so the token is another cluster's that uses the same
+// iss, and it goes to no cluster but its own. keyIDs overrule that: a kid
+// the operator assigned to the issuer is the issuer's, published or not.
+func (is *issuer) canFallBack(err error, token string) bool {
 	if is.upstream == nil || is.policy == v1alpha1.UpstreamNever {
 		return false
 	}
-	return errors.Is(err, jwt.ErrLegacyNeedsUpstream) || errors.Is(err, keyset.ErrUnknownKey) || errors.Is(err, keyset.ErrNotReady)
+	switch {
+	case errors.Is(err, keyset.ErrUnpublishedKey):
+		return is.assignedKid(token)
+	case errors.Is(err, jwt.ErrLegacyNeedsUpstream), errors.Is(err, keyset.ErrUnknownKey), errors.Is(err, keyset.ErrNotReady):
+		return true
+	}
+	return false
 }
 
-// viaUpstream asks the issuer's cluster. expiry caps the cache TTL when
-// local verification knew it.
+// assignedKid reports whether the token's kid is one of keyIDs. The token
+// was peeked once to route it; peeking again on this rare path is cheaper
+// than carrying the header through every verification.
+func (is *issuer) assignedKid(token string) bool {
+	h, err := route.Peek(token)
+	return err == nil && h.Kid != "" && is.keyIDs[h.Kid]
+}
+
+// errConfirmedAnother: the cluster vouched for the token, but as a user its
+// claims do not name, so the cluster asked is not the token's.
+var errConfirmedAnother = errors.New("the issuing cluster confirmed the token for another user")
+
+// viaUpstream asks the issuer's cluster about a token it could not verify
+// locally. expiry caps the cache TTL when local verification knew it.
 func (is *issuer) viaUpstream(ctx context.Context, token string, expiry time.Time) cache.Result {
+	return is.askUpstream(ctx, token, expiry, nil)
+}
+
+// confirm asks the cluster about a token verified locally, as the policy
+// wants: the cluster says whether it still holds (a deleted pod or secret
+// revokes it), but cannot widen what local verification found.
+func (is *issuer) confirm(ctx context.Context, token string, local *jwt.Result) cache.Result {
+	return is.askUpstream(ctx, token, local.Expiry, local.Response)
+}
+
+func (is *issuer) askUpstream(ctx context.Context, token string, expiry time.Time, local *authenticator.Response) cache.Result {
 	resp, err := is.upstream.Review(ctx, token, is.upstreamAudiences(ctx))
 	if errors.Is(err, upstream.ErrUnavailable) {
 		return cache.Result{Err: err, NoCache: true}
+	}
+	if err == nil && local != nil {
+		resp, err = is.confirmed(local, resp)
 	}
 	if err != nil {
 		return cache.Result{Err: err}
 	}
 	return is.mapped(resp, expiry)
+}
+
+// confirmed holds the cluster's confirmation to the local result. Its
+// audiences are those both found: the token's aud is known locally, and an
+// upstream that answers for every audience asked (an older or
+// misconfigured webhook chain) must not make the token valid for one it
+// was never minted for. A ServiceAccount token's user is what its claims
+// say, exactly as the cluster's own authenticator derives it
+// (pkg/serviceaccount/claims.go), so another name means the cluster asked
+// is not the token's.
+func (is *issuer) confirmed(local, resp *authenticator.Response) (*authenticator.Response, error) {
+	if is.typ == v1alpha1.IssuerTypeServiceAccount && resp.User.GetName() != local.User.GetName() {
+		return nil, errConfirmedAnother
+	}
+	auds := authenticator.Audiences(resp.Audiences).Intersect(local.Audiences)
+	if len(auds) == 0 {
+		return nil, jwt.ErrAudience
+	}
+	out := *resp
+	out.Audiences = auds
+	return &out, nil
 }
 
 // answerAudiences applies kube-apiserver's rule for an authenticator's

@@ -127,6 +127,11 @@ func (k *KeySet) current() *snapshot {
 // triggers at most one refetch per UnknownKidCooldown, shared by concurrent
 // callers.
 //
+// A key still unknown after the refetch is ErrUnpublishedKey when the keys
+// served are the issuer's current document (see upToDate): the issuer does
+// not sign with it. Otherwise it is ErrUnknownKey: static keys may lag a
+// rotation, and a failed fetch says nothing about the key.
+//
 // An empty kid is allowed because OIDC tokens need not carry one: the key is
 // used only if it is the single key that fits alg. With several candidates
 // ErrAmbiguousKey is returned rather than trying each, so one token never
@@ -139,8 +144,12 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	if !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrNotReady) {
 		return key, err
 	}
-	k.refetchForKid(ctx)
-	return k.lookup(kid, alg)
+	k.RefetchForKid(ctx)
+	key, err = k.lookup(kid, alg)
+	if errors.Is(err, ErrUnknownKey) && k.upToDate() {
+		return nil, ErrUnpublishedKey
+	}
+	return key, err
 }
 
 func (k *KeySet) lookup(kid, alg string) (crypto.PublicKey, error) {
@@ -185,10 +194,18 @@ func onlyFit(keys []Key, alg string) (crypto.PublicKey, error) {
 }
 
 // HasKid reports whether a served key has this ID. It never fetches: routing
-// calls it for every token to tell apart clusters sharing one issuer string.
+// calls it for every token to tell apart clusters sharing one issuer string,
+// and calls RefetchForKid when no issuer holds the kid.
 func (k *KeySet) HasKid(kid string) bool {
 	s := k.current()
 	return s != nil && len(s.byKid[kid]) > 0
+}
+
+// Loaded reports whether keys are being served, so that HasKid's answer
+// means something: a key set that never loaded, or whose keys are older
+// than MaxStaleness, knows no kid at all.
+func (k *KeySet) Loaded() bool {
+	return k.current() != nil
 }
 
 // Status describes the key set for health checks and metrics.

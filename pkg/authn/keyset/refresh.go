@@ -71,10 +71,11 @@ func (k *KeySet) refresh(ctx context.Context) error {
 	}
 }
 
-// refetchForKid refreshes for an unknown kid unless another such refresh
+// RefetchForKid refreshes for an unknown kid unless another such refresh
 // started within UnknownKidCooldown. Callers arriving while one runs wait for
-// it, so a flood of random kids costs at most one fetch per window.
-func (k *KeySet) refetchForKid(ctx context.Context) {
+// it, so a flood of random kids costs at most one fetch per window. Key calls
+// it itself; routing calls it when no issuer sharing an iss holds a kid.
+func (k *KeySet) RefetchForKid(ctx context.Context) {
 	if k.src == nil {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejson "github.com/go-jose/go-jose/v4/json"
@@ -20,6 +21,10 @@ var (
 	ErrAlgorithm      = errors.New("signing algorithm not allowed")
 	ErrCriticalHeader = errors.New("unsupported critical header")
 	ErrUnknownKey     = errors.New("unknown signing key")
+	// ErrUnpublishedKey is an ErrUnknownKey that the issuer's current key
+	// set, fetched from the issuer within UnknownKidCooldown, does not hold:
+	// the issuer does not sign with that key.
+	ErrUnpublishedKey = fmt.Errorf("%w: the issuer's current key set does not hold it", ErrUnknownKey)
 	ErrAmbiguousKey   = errors.New("token has no kid and several keys fit")
 	ErrNotReady       = errors.New("signing keys are not loaded")
 	ErrSignature      = errors.New("invalid signature")

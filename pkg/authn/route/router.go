@@ -1,20 +1,58 @@
 package route
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
+	"sync"
 )
 
 var (
 	// ErrUnknownIssuer means no configured issuer claims the token's iss.
 	ErrUnknownIssuer = errors.New("token issuer is not trusted")
-	// ErrNoKeyMatch means several issuers share the token's iss and none
-	// holds its kid.
+	// ErrNoKeyMatch means the token's iss is told apart by kid and no issuer
+	// claiming it holds the token's kid, even after refetching their keys.
 	ErrNoKeyMatch = errors.New("no issuer sharing this iss has the token's key")
 	// ErrAmbiguous means several issuers sharing the iss hold the kid, or the
 	// token has no kid to tell them apart.
 	ErrAmbiguous = errors.New("several issuers could verify this token")
+	// ErrKeysNotLoaded means an issuer sharing the token's iss has no keys
+	// loaded: the token's kid may be one of its keys, whatever the others'
+	// documents list.
+	ErrKeysNotLoaded = errors.New("an issuer sharing this iss has no keys loaded, so the token's key cannot be attributed")
 )
+
+// Claim is how an issuer knows a key ID, weakest first.
+type Claim int
+
+const (
+	// NoClaim: the issuer does not know the kid.
+	NoClaim Claim = iota
+	// Fetched: a key document fetched from the issuer lists the kid. Whoever
+	// runs a cluster can publish anyone's public key under anyone's kid
+	// (kube-apiserver publishes every --service-account-key-file key), so a
+	// fetched kid decides only when no other issuer sharing the iss lists it
+	// and all of them have keys loaded.
+	Fetched
+	// Assigned: the operator gave the kid to the issuer, in keyIDs or as a
+	// static key. It decides over any fetched document.
+	Assigned
+)
+
+// Keys is what routing needs from an issuer's keys when the issuer's iss is
+// told apart by kid.
+type Keys interface {
+	// Claim reports, without fetching, how the issuer knows kid.
+	Claim(kid string) Claim
+	// Loaded reports whether the issuer's keys are loaded, so that a kid
+	// Claim does not know is not one of them.
+	Loaded() bool
+	// Refetch refreshes the keys for an unknown kid: at most once per
+	// cooldown per issuer, waiting a bounded time.
+	Refetch(ctx context.Context)
+}
 
 // Candidate is one configured issuer as routing sees it.
 type Candidate struct {
@@ -22,21 +60,23 @@ type Candidate struct {
 	Name string
 	// IssuerURLs are the iss values the issuer's tokens carry.
 	IssuerURLs []string
-	// HasKid reports, without fetching, whether the issuer holds a key. It is
-	// required when another candidate shares one of the issuer URLs, since
-	// clusters that share an iss string are told apart by key ID.
-	HasKid func(kid string) bool
+	// Keys is required when one of the issuer URLs is told apart by kid:
+	// another candidate shares it, or it is shared by nature (see
+	// sharedByNature).
+	Keys Keys
 }
 
 // Router maps an unverified header to the single issuer allowed to verify
 // it. It is immutable and safe for concurrent use.
 type Router struct {
 	byIssuer map[string][]Candidate
+	// byKid holds the issuer URLs whose tokens are routed by kid.
+	byKid map[string]bool
 }
 
 // NewRouter indexes candidates by issuer URL.
 func NewRouter(candidates []Candidate) (*Router, error) {
-	r := &Router{byIssuer: map[string][]Candidate{}}
+	r := &Router{byIssuer: map[string][]Candidate{}, byKid: map[string]bool{}}
 	names := map[string]bool{}
 	for _, c := range candidates {
 		if c.Name == "" || names[c.Name] {
@@ -48,12 +88,13 @@ func NewRouter(candidates []Candidate) (*Router, error) {
 		}
 	}
 	for iss, shared := range r.byIssuer {
-		if len(shared) < 2 && iss != legacyIssuer {
+		if len(shared) < 2 && !sharedByNature(iss) {
 			continue
 		}
+		r.byKid[iss] = true
 		for _, c := range shared {
-			if c.HasKid == nil {
-				return nil, fmt.Errorf("issuer %s shares iss %q with another issuer and needs a key lookup", c.Name, iss)
+			if c.Keys == nil {
+				return nil, fmt.Errorf("issuer %s: iss %q is told apart by kid and needs a key lookup", c.Name, iss)
 			}
 		}
 	}
@@ -78,41 +119,76 @@ func (r *Router) add(c Candidate) error {
 }
 
 // Route returns the name of the issuer that may verify a token with header
-// h. It does no cryptography and no I/O, so a token from an unknown issuer
-// costs almost nothing.
-func (r *Router) Route(h Header) (string, error) {
+// h. It does no cryptography. A token whose iss is told apart by kid may
+// cost each issuer sharing the iss an unknown-kid refetch, as a token with
+// an unknown kid does its own issuer: clusters rotate keys, and waiting for
+// the background refresh would refuse their tokens for up to maxRefresh.
+func (r *Router) Route(ctx context.Context, h Header) (string, error) {
 	iss := canonicalIssuer(h.Issuer)
 	candidates := r.byIssuer[iss]
 	switch {
 	case len(candidates) == 0:
 		return "", ErrUnknownIssuer
-	case len(candidates) == 1 && iss != legacyIssuer:
+	case !r.byKid[iss]:
 		return candidates[0].Name, nil
-	}
-	if h.Kid == "" {
+	case h.Kid == "":
 		return "", ErrAmbiguous
 	}
-	var match []string
+	name, err := byKid(candidates, h.Kid)
+	if errors.Is(err, ErrNoKeyMatch) || errors.Is(err, ErrKeysNotLoaded) {
+		refetch(ctx, candidates)
+		name, err = byKid(candidates, h.Kid)
+	}
+	return name, err
+}
+
+// byKid picks the one issuer the kid belongs to. An assigned kid decides.
+// Otherwise the fetched documents do, but only while every issuer sharing
+// the iss has keys loaded: one that has none may own the kid, and routing
+// its token to another issuer that lists the kid would have that issuer
+// verify it and send it to that issuer's cluster.
+func byKid(candidates []Candidate, kid string) (string, error) {
+	var assigned, fetched []string
+	unloaded := ""
 	for _, c := range candidates {
-		if c.HasKid(h.Kid) {
-			match = append(match, c.Name)
+		switch c.Keys.Claim(kid) {
+		case Assigned:
+			assigned = append(assigned, c.Name)
+		case Fetched:
+			fetched = append(fetched, c.Name)
+		}
+		if unloaded == "" && !c.Keys.Loaded() {
+			unloaded = c.Name
 		}
 	}
-	switch len(match) {
+	switch {
+	case len(assigned) > 0:
+		return only(assigned)
+	case unloaded != "":
+		return "", fmt.Errorf("%w (issuer %s)", ErrKeysNotLoaded, unloaded)
+	}
+	return only(fetched)
+}
+
+func only(names []string) (string, error) {
+	switch len(names) {
 	case 0:
 		return "", ErrNoKeyMatch
 	case 1:
-		return match[0], nil
+		return names[0], nil
 	}
-	return "", ErrAmbiguous
+	return "", fmt.Errorf("%w (issuers %s hold its kid; keyIDs assign it)", ErrAmbiguous, strings.Join(names, ", "))
 }
 
-// legacyIssuer is the iss of every cluster's secret-based tokens. It is
-// shared by nature, so such a token goes to an issuer only if that issuer
-// holds its kid, even when one issuer is configured for it: otherwise a
-// legacy token of an unknown cluster would be sent to a known cluster's
-// upstream.
-const legacyIssuer = "kubernetes/serviceaccount"
+// refetch refreshes every candidate's keys at once, so the slowest issuer
+// bounds the wait rather than their sum.
+func refetch(ctx context.Context, candidates []Candidate) {
+	var wg sync.WaitGroup
+	for _, c := range candidates {
+		wg.Go(func() { c.Keys.Refetch(ctx) })
+	}
+	wg.Wait()
+}
 
 // canonicalIssuer applies the one coalescing kube-apiserver's OIDC
 // authenticator does before comparing issuers: Google's legacy scheme-less
@@ -122,4 +198,32 @@ func canonicalIssuer(iss string) string {
 		return "https://accounts.google.com"
 	}
 	return iss
+}
+
+// legacyIssuer is the iss of every cluster's secret-based tokens.
+const legacyIssuer = "kubernetes/serviceaccount"
+
+// sharedByNature reports whether clusters tokenfed does not know may use
+// iss too, so that a token carrying it is routed by kid even when one
+// issuer claims it: otherwise another cluster's token would be verified by
+// that issuer and, failing, sent to its cluster. These are
+//   - the legacy iss, which every cluster's secret-based tokens carry;
+//   - the API server's in-cluster name, kubernetes.default.svc[.<domain>],
+//     which names the local API server in every cluster: kubeadm's default
+//     issuer is https://kubernetes.default.svc.<dnsDomain>
+//     (cmd/kubeadm/app/phases/controlplane/manifests.go), kept by kind, k3s
+//     and RKE2; OpenShift's is https://kubernetes.default.svc.
+//
+// It is called with configured issuer URLs only, never a token's iss.
+func sharedByNature(iss string) bool {
+	if iss == legacyIssuer {
+		return true
+	}
+	u, err := url.Parse(iss)
+	if err != nil {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return host == "kubernetes" || host == "kubernetes.default" || host == "kubernetes.default.svc" ||
+		strings.HasPrefix(host, "kubernetes.default.svc.")
 }

@@ -130,9 +130,23 @@ type Issuer struct {
 	// StaticKeys replaces discovery with keys an operator provides.
 	StaticKeys *StaticKeys `json:"staticKeys,omitempty"`
 
-	// KeyIDs, when set, are the `kid`s this issuer claims. Only needed when
-	// several clusters share one issuer URL: routing then picks the issuer
-	// that holds the token's kid, in addition to any kid its key set holds.
+	// KeyIDs are `kid`s the operator assigns to this issuer. They matter
+	// for tokens routed by kid: those whose iss several issuers claim (a
+	// shared URL, or the legacy iss "kubernetes/serviceaccount", which every
+	// ServiceAccount issuer claims) or other clusters may use too (an
+	// in-cluster name of the API server, such as kubeadm's default
+	// https://kubernetes.default.svc.cluster.local). Then
+	//   - a kid listed here, or of a static key, is this issuer's alone: no
+	//     two issuers that share an iss may list one kid;
+	//   - a kid only a fetched key set holds is that issuer's when no other
+	//     issuer sharing the iss holds it and all of them have keys loaded,
+	//     since any cluster can publish anyone's public key;
+	//   - a kid no issuer holds refetches each one's keys (once per
+	//     unknownKidCooldown), then the token is refused.
+	// A kid listed here is the issuer's even when its fetched keys lack it,
+	// so with an upstream such a token goes to its cluster. List kids to
+	// keep routing while an issuer sharing the iss cannot be fetched, or
+	// ahead of a rotation of static keys.
 	KeyIDs []string `json:"keyIDs,omitempty"`
 
 	// Audiences the token must be valid for when a review names none.
@@ -269,6 +283,21 @@ type Upstream struct {
 	// InCluster uses the pod's own service account instead of Kubeconfig.
 	InCluster bool `json:"inCluster,omitempty"`
 	// Policy is never, onFailure, always or whenBound. Default onFailure.
+	//
+	// Except with never, a token that cannot be verified locally is sent
+	// when it can be this cluster's: a legacy token, keys that are not
+	// loaded, or a key tokenfed does not hold because the keys are static
+	// (they may lag a rotation), the last fetch failed, or keyIDs lists its
+	// kid. A key the issuer's freshly fetched key set lacks (fetched within
+	// fetch.unknownKidCooldown, after a refetch for it) is not the
+	// issuer's: kube-apiserver publishes every key it verifies with, so the
+	// token is another cluster's that uses the same iss, and it is refused
+	// without being sent. Tokens known to be bad locally (signature, expiry,
+	// audience) are never sent.
+	//
+	// always and whenBound have the cluster confirm tokens that verified
+	// locally; the answer keeps only audiences both found, and for a
+	// ServiceAccount token the cluster must name the user its claims name.
 	Policy UpstreamPolicy `json:"policy,omitempty"`
 	// Timeout bounds one upstream TokenReview. Default 5s.
 	Timeout metav1.Duration `json:"timeout"`

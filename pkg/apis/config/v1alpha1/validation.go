@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -83,7 +84,66 @@ func validateIssuers(issuers []Issuer, p *field.Path) field.ErrorList {
 		names.Insert(issuers[i].Name)
 		allErrs = append(allErrs, validateIssuer(&issuers[i], ip)...)
 	}
+	allErrs = append(allErrs, validateKeyIDs(issuers, p)...)
 	return append(allErrs, validatePrefixes(issuers, p)...)
+}
+
+// legacyIssuer is the iss of every cluster's secret-based tokens.
+const legacyIssuer = "kubernetes/serviceaccount"
+
+// validateKeyIDs: keyIDs assign kids to an issuer, and routing trusts them
+// over any fetched document, so among issuers whose tokens can carry one
+// iss a kid has one owner. Issuers share an iss when their URLs are equal,
+// and every ServiceAccount issuer shares the legacy iss, which tokenfed
+// routes by kid alone.
+func validateKeyIDs(issuers []Issuer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	owners := map[issKid]int{} // index of the issuer listing the kid
+	for i := range issuers {
+		kp := p.Index(i).Child("keyIDs")
+		seen := sets.New[string]()
+		for j, kid := range issuers[i].KeyIDs {
+			switch {
+			case kid == "":
+				allErrs = append(allErrs, field.Invalid(kp.Index(j), kid, "must not be empty"))
+			case seen.Has(kid):
+				allErrs = append(allErrs, field.Duplicate(kp.Index(j), kid))
+			default:
+				allErrs = append(allErrs, claimKid(issuers, i, kid, owners, kp.Index(j))...)
+			}
+			seen.Insert(kid)
+		}
+	}
+	return allErrs
+}
+
+type issKid struct{ iss, kid string }
+
+// claimKid records issuer i as the owner of kid for each iss it claims, and
+// reports the first earlier issuer that owns it for one of them.
+func claimKid(issuers []Issuer, i int, kid string, owners map[issKid]int, p *field.Path) field.ErrorList {
+	var conflict field.ErrorList
+	for _, iss := range claimedIssuers(&issuers[i]) {
+		key := issKid{iss: iss, kid: kid}
+		o, taken := owners[key]
+		switch {
+		case !taken:
+			owners[key] = i
+		case conflict == nil:
+			msg := fmt.Sprintf("issuers[%d] (%s) lists it too, and both issue tokens with iss %q", o, issuers[o].Name, iss)
+			conflict = field.ErrorList{field.Invalid(p, kid, msg)}
+		}
+	}
+	return conflict
+}
+
+// claimedIssuers are the iss values of an issuer's tokens, as routing sees
+// them.
+func claimedIssuers(is *Issuer) []string {
+	if is.Type == IssuerTypeServiceAccount && is.URL != legacyIssuer {
+		return []string{is.URL, legacyIssuer}
+	}
+	return []string{is.URL}
 }
 
 func validateIssuer(is *Issuer, p *field.Path) field.ErrorList {
@@ -116,7 +176,7 @@ func validateIssuerURL(is *Issuer, p *field.Path) field.ErrorList {
 		return field.ErrorList{field.Required(p.Child("url"), "the exact `iss` claim of the issuer's tokens")}
 	}
 	// Legacy service-account tokens carry this non-URL issuer.
-	if is.Type == IssuerTypeServiceAccount && is.URL == "kubernetes/serviceaccount" {
+	if is.Type == IssuerTypeServiceAccount && is.URL == legacyIssuer {
 		return nil
 	}
 	return validateHTTPSURL(is.URL, p.Child("url"))
@@ -142,7 +202,7 @@ func validateKeySource(is *Issuer, p *field.Path) field.ErrorList {
 	if sk := is.StaticKeys; sk != nil && (sk.JWKS == "") == (sk.File == "") {
 		allErrs = append(allErrs, field.Invalid(p.Child("staticKeys"), "", "set exactly one of jwks and file"))
 	}
-	if sources == 0 && is.URL == "kubernetes/serviceaccount" {
+	if sources == 0 && is.URL == legacyIssuer {
 		allErrs = append(allErrs, field.Required(p.Child("staticKeys"), "the legacy issuer has no discovery; give its keys"))
 	}
 	return allErrs

@@ -69,6 +69,29 @@ var validationCases = []struct {
 	{"review audiences only for OIDC", func(c *Configuration) { c.Issuers[0].ReviewAudiences = []string{"https://member.example"} }, "issuers[0].reviewAudiences: Forbidden"},
 	{"reserved review audience", func(c *Configuration) { c.Issuers[1].ReviewAudiences = []string{"tokenfed.io/loop-guard"} }, `issuers[1].reviewAudiences[0]: Invalid value`},
 	{"empty review audience", func(c *Configuration) { c.Issuers[1].ReviewAudiences = []string{" "} }, `issuers[1].reviewAudiences[0]: Invalid value`},
+
+	// keyIDs: a kid has one owner among the issuers whose tokens can carry
+	// one iss; every ServiceAccount issuer shares the legacy iss.
+	{"empty kid", func(c *Configuration) { c.Issuers[0].KeyIDs = []string{""} }, `issuers[0].keyIDs[0]: Invalid value: "": must not be empty`},
+	{"kid twice", func(c *Configuration) { c.Issuers[0].KeyIDs = []string{"k", "k"} }, `issuers[0].keyIDs[1]: Duplicate value: "k"`},
+	{"kid of two issuers sharing a URL", withEdge("https://hub.example.com", "k"),
+		`issuers[2].keyIDs[0]: Invalid value: "k": issuers[0] (hub) lists it too, and both issue tokens with iss "https://hub.example.com"`},
+	{"kid of two ServiceAccount issuers: the legacy iss", withEdge("https://edge.example.com", "k"),
+		`issuers[2].keyIDs[0]: Invalid value: "k": issuers[0] (hub) lists it too, and both issue tokens with iss "kubernetes/serviceaccount"`},
+	{"distinct kids on a shared URL", withEdge("https://hub.example.com", "e"), ""},
+	{"one kid, an OIDC issuer and a ServiceAccount issuer", func(c *Configuration) {
+		c.Issuers[0].KeyIDs, c.Issuers[1].KeyIDs = []string{"k"}, []string{"k"}
+	}, ""},
+}
+
+// withEdge gives hub the kid "k" and adds a ServiceAccount issuer "edge" at
+// url that lists kid.
+func withEdge(url, kid string) func(*Configuration) {
+	return func(c *Configuration) {
+		c.Issuers[0].KeyIDs = []string{"k"}
+		c.Issuers = append(c.Issuers, Issuer{Name: "edge", URL: url, KeyIDs: []string{kid}})
+		SetDefaults(c)
+	}
 }
 
 func ptr(s string) *string { return &s }
