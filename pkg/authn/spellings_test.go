@@ -2,15 +2,25 @@ package authn
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 )
 
 // spellings derives every spelling of token we could think of: schemes and
@@ -73,7 +83,62 @@ func spellings(token string) map[string]string {
 	} {
 		out[name] = v
 	}
+	for name, v := range reencodings(token) {
+		out[name] = v
+	}
 	return out
+}
+
+// reencodings are what tools and transports make of a token: other
+// encodings of the token or its file, separators, and letter case changed
+// anywhere. Each still holds the token's claims.
+func reencodings(token string) map[string]string {
+	segs := strings.Split(token, ".")
+	h, p, s := segs[0], segs[1], segs[2]
+	std, url := base64.StdEncoding.EncodeToString, base64.RawURLEncoding.EncodeToString
+	b32 := base32.StdEncoding.EncodeToString
+	return map[string]string{
+		"token file, base64 -w0":              std([]byte(token + "\n")),
+		"token and CRLF, base64url":           url([]byte(token + "\r\n")),
+		"token file, base64 twice":            std([]byte(std([]byte(token + "\n")))),
+		"token file, base64 wrapped at 76":    every(std([]byte(token+"\n")), "\n", 76),
+		"hex":                                 hex.EncodeToString([]byte(token)),
+		"hex, upper case":                     strings.ToUpper(hex.EncodeToString([]byte(token))),
+		"token file, hex with dashes":         every(hex.EncodeToString([]byte(token+"\n")), "-", 2),
+		"base32":                              b32([]byte(token)),
+		"UTF-16LE, base64 (PowerShell)":       std([]byte(strings.Join(strings.Split(token, ""), "\x00") + "\x00")),
+		"base32, lower case":                  strings.ToLower(b32([]byte(token + "\n"))),
+		"tilde every 8 characters":            every(strings.ReplaceAll(token, ".", ""), "~", 8),
+		"dot every 11 characters, prefixed":   "x." + every(token, ".", 11),
+		"dash every 4 characters":             every(token, "-", 4),
+		"percent-encoded, every character":    percentEncodeAll(token),
+		"dots as x":                           strings.ReplaceAll(token, ".", "x"),
+		"lower case, glued before segments":   "x" + strings.ToLower(h) + ".x" + strings.ToLower(p) + ".x" + strings.ToLower(s),
+		"upper case, glued, dots as x":        "X" + strings.ToUpper(strings.ReplaceAll(token, ".", "x")),
+		"payload only, upper case, glued":     "abc" + strings.ToUpper(p),
+		"quoted-printable soft line breaks":   every(token, "=\r\n", 75),
+		"base64 of the quoted-printable form": std([]byte(every(token, "=\r\n", 75))),
+	}
+}
+
+// every inserts sep after every n characters of s.
+func every(s, sep string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += n {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(s[i:min(i+n, len(s))])
+	}
+	return b.String()
+}
+
+func percentEncodeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
 }
 
 func pad(seg string) string {
@@ -101,14 +166,7 @@ func mustJSON(v any) string {
 // cluster: edge's upstream, which also takes opaque tokens, counts zero.
 func TestChainTokenSpellings(t *testing.T) {
 	hubUp, edgeUp := newFakeUpstream(t, answerSA), newFakeUpstream(t, answerSA)
-	cfg := hubConfig(t, hubUp, onFailure)
-	_, stray := testKeys()
-	cfg.Issuers = append(cfg.Issuers, v1alpha1.Issuer{
-		Name: "edge", URL: "https://edge.test", StaticKeys: &v1alpha1.StaticKeys{JWKS: jwksOf(t, stray.Public(), edgeKid)},
-		Upstream: &v1alpha1.Upstream{Kubeconfig: edgeUp.kubeconfig(t), Policy: always},
-	})
-	cfg.OpaqueTokenUpstream = "edge"
-	c := newChain(t, cfg)
+	c := newChain(t, withOpaqueEdge(t, hubConfig(t, hubUp, onFailure), edgeUp))
 	ctx := authenticator.WithAudiences(context.Background(), authenticator.Audiences{issuerURL})
 	token := plainToken.mint(t)
 
@@ -140,5 +198,96 @@ func TestChainTokenSpellings(t *testing.T) {
 	}
 	if n := hubUp.hits.Load(); n != 0 {
 		t.Errorf("got %d requests to hub's own upstream, want 0: no spelling needs it", n)
+	}
+}
+
+// signRaw signs exactly the given header and payload bytes with RS256, so
+// tests can build JSON no JOSE library would write.
+func signRaw(t testing.TB, key *rsa.PrivateKey, header, payload string) string {
+	t.Helper()
+	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	secretscan.Register(token, "signRaw")
+	return token
+}
+
+// TestChainJWTWithWhitespaceJSON: a JWT whose header and claims JSON start
+// with whitespace is valid JSON, and go-jose and kube-apiserver verify it.
+// It is hub's token: hub answers it, and it never reaches the opaque
+// upstream, nor any of its re-encodings.
+func TestChainJWTWithWhitespaceJSON(t *testing.T) {
+	hubUp, edgeUp := newFakeUpstream(t, answerSA), newFakeUpstream(t, answerSA)
+	c := newChain(t, withOpaqueEdge(t, hubConfig(t, hubUp, onFailure), edgeUp))
+	ctx := authenticator.WithAudiences(context.Background(), authenticator.Audiences{issuerURL})
+	claims, err := json.Marshal(boundClaims(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, _ := testKeys()
+	token := signRaw(t, trusted, ` {"alg":"RS256","kid":"`+knownKid+`","typ":"JWT"}`, "  "+string(claims))
+
+	resp, ok, err := c.AuthenticateToken(ctx, token)
+	if !ok || err != nil || resp.User.GetName() != hubUser {
+		t.Fatalf("got ok=%v err=%v, want %s", ok, err, hubUser)
+	}
+	for name, spelling := range reencodings(token) {
+		t.Run(name, func(t *testing.T) {
+			if _, ok, err := c.AuthenticateToken(ctx, spelling); ok || err == nil {
+				t.Errorf("got ok=%v err=%v, want a refusal", ok, err)
+			}
+		})
+	}
+	if n := edgeUp.hits.Load(); n != 0 {
+		t.Errorf("got %d requests to edge's upstream, want 0", n)
+	}
+}
+
+// withOpaqueEdge adds issuer edge, whose upstream also takes opaque tokens.
+func withOpaqueEdge(t testing.TB, cfg *v1alpha1.Configuration, edgeUp *fakeUpstream) *v1alpha1.Configuration {
+	t.Helper()
+	_, stray := testKeys()
+	cfg.Issuers = append(cfg.Issuers, v1alpha1.Issuer{
+		Name: "edge", URL: "https://edge.test", StaticKeys: &v1alpha1.StaticKeys{JWKS: jwksOf(t, stray.Public(), edgeKid)},
+		Upstream: &v1alpha1.Upstream{Kubeconfig: edgeUp.kubeconfig(t), Policy: always},
+	})
+	cfg.OpaqueTokenUpstream = "edge"
+	return cfg
+}
+
+// TestChainRefusesCaseFoldedClaims: encoding/json (go-oidc, kube-apiserver's
+// OIDC authenticator) reads "AUD" as aud and keeps the last; tokenfed's own
+// reads do not. A token whose header or claims have names equal under that
+// folding is refused as malformed on every path, before any verifier reads
+// it, even when a signature makes it valid.
+func TestChainRefusesCaseFoldedClaims(t *testing.T) {
+	trusted, _ := testKeys()
+	now := time.Now()
+	withExtra := func(claims map[string]any, name string, v any) map[string]any {
+		claims[name] = v
+		return claims
+	}
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"service account, aud and AUD", sign(t, trusted, knownKid, withExtra(boundClaims(now), "AUD", []string{"tokenfed"}))},
+		{"service account, sub with a long s", sign(t, trusted, knownKid, withExtra(boundClaims(now), "\u017fub", "system:serviceaccount:kube-system:admin"))},
+		{"OIDC, aud and AUD", sign(t, trusted, "idp-key", withExtra(withExtra(oidcClaims(now), "aud", "app-x"), "AUD", "kubernetes"))},
+		{"OIDC, Iss", sign(t, trusted, "idp-key", withExtra(oidcClaims(now), "Iss", issuerURL))},
+		{"header, kid and KID", signRaw(t, trusted, `{"alg":"RS256","kid":"`+knownKid+`","KID":"edge-key"}`, mustJSON(boundClaims(now)))},
+	}
+	c := newChain(t, federation(t))
+	ctx := authenticator.WithAudiences(context.Background(), authenticator.Audiences{"kubernetes"})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok, err := c.AuthenticateToken(ctx, tc.token); ok || !errors.Is(err, route.ErrMalformed) {
+				t.Fatalf("got ok=%v err=%v, want %v", ok, err, route.ErrMalformed)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@
 package route
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,63 +45,89 @@ type Header struct {
 
 // Peek parses a compact JWS without verifying it.
 //
-// A token is JWT-shaped when it starts with "e" (the base64url encoding of a
-// leading "{") and has at least three segments. Anything else is ErrNotJWT.
-// A JWT-shaped token must then be exactly three non-empty segments of
-// canonical unpadded base64url, a header object with a string alg, and a
-// payload object, each without duplicate top-level names. Refusing every
-// other spelling means one token has exactly one spelling, so it cannot
-// dodge a cache or a deny list by re-encoding, and a token meant for one
-// issuer is never mistaken for an opaque one.
+// A token is JWT-shaped when it has at least three segments and its first
+// segment is base64 of a JSON object: optional JSON whitespace, then '{'.
+// Anything else is ErrNotJWT. A JWT-shaped token must then be exactly three
+// non-empty segments of canonical unpadded base64url, a header object with
+// a string alg, and a payload object, each without member names that
+// collide (see objectFields). Refusing every other spelling means one token
+// has exactly one spelling, so it cannot dodge a cache or a deny list by
+// re-encoding, and a token meant for one issuer is never mistaken for an
+// opaque one.
+//
+// Whitespace before a header's or payload's '{' is valid JSON, and go-jose
+// and kube-apiserver verify such a token, so Peek routes it like any other:
+// it is a different token, signed as it is, not a second spelling.
 func Peek(token string) (Header, error) {
 	if len(token) > MaxTokenBytes {
 		return Header{}, errTooLarge
 	}
 	segs := strings.Split(token, ".")
 	switch {
-	case !strings.HasPrefix(token, "e") || len(segs) < 3:
+	case len(segs) < 3 || !startsObject(segs[0]):
 		return Header{}, ErrNotJWT
 	case len(segs) == 5:
 		return Header{}, ErrEncrypted
-	case len(segs) != 3:
-		return Header{}, fmt.Errorf("%w: %d segments", ErrMalformed, len(segs))
 	}
-	var raw [3][]byte
-	for i, s := range segs {
-		b, err := decodeSegment(s)
-		if err != nil {
-			return Header{}, fmt.Errorf("%w: segment %d: %w", ErrMalformed, i+1, err)
-		}
-		raw[i] = b
+	header, payload, err := parseJWS(segs)
+	if err != nil {
+		return Header{}, err
 	}
-	h, err := parseHeader(raw[0])
+	h, err := parseHeader(header)
 	if err != nil {
 		return Header{}, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
-	if h.Issuer, err = parseIssuer(raw[1]); err != nil {
+	if h.Issuer, err = parseIssuer(payload); err != nil {
 		return Header{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
 	return h, nil
 }
 
 // CheckEncoding reports whether token is a compact JWS of at most
-// MaxTokenBytes in canonical unpadded base64url, without looking at its
-// JSON. Verifiers call it because go-jose alone tolerates line breaks and
-// non-zero trailing bits, which would let one token have many spellings.
+// MaxTokenBytes in canonical unpadded base64url whose header and payload
+// are JSON objects without colliding member names. Verifiers call it before
+// any JSON decoder sees the token: go-jose alone tolerates line breaks and
+// non-zero trailing bits, which would give one token many spellings, and
+// encoding/json (go-oidc) resolves "aud" and "AUD" to one claim where
+// tokenfed's own reads see two.
 func CheckEncoding(token string) error {
 	if len(token) > MaxTokenBytes {
 		return errTooLarge
 	}
-	segs := strings.Split(token, ".")
-	if len(segs) != 3 {
-		return fmt.Errorf("%w: %d segments", ErrMalformed, len(segs))
+	_, _, err := parseJWS(strings.Split(token, "."))
+	return err
+}
+
+// startsObject reports whether seg, decoded leniently (either alphabet,
+// padding or not), is JSON whitespace and then '{'. "e" is the common case,
+// '{' with nothing before it.
+func startsObject(seg string) bool {
+	if strings.HasPrefix(seg, "e") {
+		return true
 	}
+	b := bytes.TrimLeft(decodeLenient(nil, seg), jsonSpace)
+	return len(b) > 0 && b[0] == '{'
+}
+
+// parseJWS decodes the three segments of a compact JWS canonically and
+// reads its header and payload objects.
+func parseJWS(segs []string) (header, payload fields, err error) {
+	if len(segs) != 3 {
+		return nil, nil, fmt.Errorf("%w: %d segments", ErrMalformed, len(segs))
+	}
+	var raw [3][]byte
 	for i, s := range segs {
-		if _, err := decodeSegment(s); err != nil {
-			return fmt.Errorf("%w: segment %d: %w", ErrMalformed, i+1, err)
+		if raw[i], err = decodeSegment(s); err != nil {
+			return nil, nil, fmt.Errorf("%w: segment %d: %w", ErrMalformed, i+1, err)
 		}
 	}
-	return nil
+	if header, err = objectFields(raw[0]); err != nil {
+		return nil, nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	}
+	if payload, err = objectFields(raw[1]); err != nil {
+		return nil, nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	}
+	return header, payload, nil
 }
 
 // decodeSegment accepts canonical RawURLEncoding only. The decoder alone
@@ -126,18 +153,14 @@ func isBase64URL(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-func parseHeader(data []byte) (Header, error) {
-	fields, err := objectFields(data)
-	if err != nil {
-		return Header{}, err
-	}
+func parseHeader(f fields) (Header, error) {
 	var h Header
 	for name, dst := range map[string]*string{"alg": &h.Alg, "kid": &h.Kid, "typ": &h.Typ, "jku": &h.JKU, "x5u": &h.X5U} {
-		if err := fields.decode(name, dst); err != nil {
+		if err := f.decode(name, dst); err != nil {
 			return Header{}, err
 		}
 	}
-	if err := fields.decode("crit", &h.Crit); err != nil {
+	if err := f.decode("crit", &h.Crit); err != nil {
 		return Header{}, err
 	}
 	if h.Alg == "" {
@@ -146,11 +169,7 @@ func parseHeader(data []byte) (Header, error) {
 	return h, nil
 }
 
-func parseIssuer(data []byte) (string, error) {
-	fields, err := objectFields(data)
-	if err != nil {
-		return "", err
-	}
+func parseIssuer(f fields) (string, error) {
 	var iss string
-	return iss, fields.decode("iss", &iss)
+	return iss, f.decode("iss", &iss)
 }

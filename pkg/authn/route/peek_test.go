@@ -20,6 +20,11 @@ const (
 	pl  = `{"iss":"https://a.example","sub":"x"}`
 )
 
+// pad adds base64 padding to seg.
+func pad(seg string) string {
+	return seg + strings.Repeat("=", (4-len(seg)%4)%4)
+}
+
 // sig is a signature segment using both URL-alphabet characters.
 var sig = enc([]byte{0xfb, 0xff, 0xfe, 0x01})
 
@@ -36,7 +41,10 @@ func TestPeek(t *testing.T) {
 		{"all header fields", tok(`{"alg":"ES256","crit":["x"],"jku":"https://j","x5u":"https://u"}`, `{}`, sig),
 			Header{Alg: "ES256", Crit: []string{"x"}, JKU: "https://j", X5U: "https://u"}, nil},
 		{"no iss", tok(hdr, `{"sub":"x"}`, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT"}, nil},
-		{"names match by exact case", tok(hdr, `{"ISS":"https://b","iss":"https://a"}`, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a"}, nil},
+		{"header JSON starts with a space", tok(" "+hdr, pl, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a.example"}, nil},
+		{"header and payload JSON start with whitespace", tok("\r\n\t "+hdr, "\n  "+pl, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a.example"}, nil},
+		{"payload JSON starts with two spaces", tok(hdr, "  "+pl, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a.example"}, nil},
+		{"nested names may differ only in case", tok(hdr, `{"iss":"https://a","x":{"k":1,"K":2}}`, sig), Header{Alg: "RS256", Kid: "k1", Typ: "JWT", Issuer: "https://a"}, nil},
 
 		{"empty", "", Header{}, ErrNotJWT},
 		{"opaque", "s3cr3t-opaque", Header{}, ErrNotJWT},
@@ -45,6 +53,9 @@ func TestPeek(t *testing.T) {
 		{"JSON serialization", `{"payload":"e30"}`, Header{}, ErrNotJWT},
 		{"header not an object", tok(`["alg"]`, pl, sig), Header{}, ErrNotJWT},
 		{"JWE", segs[0] + ".a.b.c.d", Header{}, ErrEncrypted},
+		{"JWE whose header starts with a space", enc([]byte(" "+hdr)) + ".a.b.c.d", Header{}, ErrEncrypted},
+		{"two segments, header starts with a space", enc([]byte(" "+hdr)) + "." + segs[1], Header{}, ErrNotJWT},
+		{"first segment is whitespace only", enc([]byte("   ")) + "." + segs[1] + "." + sig, Header{}, ErrNotJWT},
 
 		{"four segments", valid + ".x", Header{}, ErrMalformed},
 		{"six segments", valid + ".x.y.z", Header{}, ErrMalformed},
@@ -64,6 +75,12 @@ func TestPeek(t *testing.T) {
 		{"duplicate iss", tok(hdr, `{"iss":"https://a","iss":"https://b"}`, sig), Header{}, ErrMalformed},
 		{"duplicate iss spelled with an escape", tok(hdr, `{"iss":"https://a","\u0069ss":"https://b"}`, sig), Header{}, ErrMalformed},
 		{"duplicate other claim", tok(hdr, `{"iss":"https://a","aud":"x","aud":"y"}`, sig), Header{}, ErrMalformed},
+		{"iss and ISS", tok(hdr, `{"ISS":"https://b","iss":"https://a"}`, sig), Header{}, ErrMalformed},
+		{"aud and AUD, as encoding/json would merge them", tok(hdr, `{"aud":"app-x","iss":"https://a","AUD":"tokenfed"}`, sig), Header{}, ErrMalformed},
+		{"sub and sub with a long s", tok(hdr, `{"iss":"https://a","sub":"x","\u017fub":"y"}`, sig), Header{}, ErrMalformed},
+		{"kid and kid with a Kelvin sign", tok(`{"alg":"RS256","kid":"a","\u212aid":"b"}`, pl, sig), Header{}, ErrMalformed},
+		{"alg and Alg", tok(`{"alg":"RS256","Alg":"none"}`, pl, sig), Header{}, ErrMalformed},
+		{"header starting with whitespace, padded", pad(enc([]byte("  "+hdr))) + "." + segs[1] + "." + sig, Header{}, ErrMalformed},
 		{"iss not a string", tok(hdr, `{"iss":["https://a"]}`, sig), Header{}, ErrMalformed},
 		{"payload not JSON", tok(hdr, `garbage`, sig), Header{}, ErrMalformed},
 		{"payload not an object", tok(hdr, `"https://a"`, sig), Header{}, ErrMalformed},
@@ -87,7 +104,8 @@ func TestPeek(t *testing.T) {
 }
 
 // TestCheckEncodingAgreesWithPeek: for JWS-shaped tokens, CheckEncoding
-// refuses exactly the encodings Peek refuses.
+// refuses exactly the encodings and member names Peek refuses, so a
+// verifier that checks it first decodes what routing decoded.
 func TestCheckEncodingAgreesWithPeek(t *testing.T) {
 	valid := tok(hdr, pl, sig)
 	segs := strings.Split(valid, ".")
@@ -104,12 +122,21 @@ func TestCheckEncodingAgreesWithPeek(t *testing.T) {
 		{"empty signature", segs[0] + "." + segs[1] + ".", false},
 		{"five segments", valid + ".a.b", false},
 		{"too large", strings.Repeat("A", MaxTokenBytes) + "." + valid, false},
+		{"JSON starting with whitespace", tok(" "+hdr, "\n"+pl, sig), true},
+		{"header not JSON", tok("garbage", pl, sig), false},
+		{"payload not an object", tok(hdr, `"https://a"`, sig), false},
+		{"duplicate header member", tok(`{"alg":"RS256","kid":"a","kid":"b"}`, pl, sig), false},
+		{"payload names differing only in case", tok(hdr, `{"aud":"app-x","AUD":"tokenfed"}`, sig), false},
+		{"header names differing only in case", tok(`{"alg":"RS256","ALG":"none"}`, pl, sig), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckEncoding(tc.token)
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrMalformed)) {
 				t.Fatalf("got error %v, want ok %v", err, tc.ok)
+			}
+			if _, peekErr := Peek(tc.token); (peekErr == nil) != (err == nil) {
+				t.Fatalf("got CheckEncoding error %v and Peek error %v, want both nil or both set", err, peekErr)
 			}
 		})
 	}
