@@ -76,14 +76,15 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 
 // AuthenticateToken implements authenticator.Token. The token is
 // canonicalised first, so routing, verification and the cache key all see
-// one spelling of it.
+// one spelling of it: surrounding whitespace is trimmed, and an ECDSA
+// signature, which anyone can re-spell, is put in its low-S form.
 func (c *Chain) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
 	token, err := route.Canonical(token)
 	if err != nil {
 		c.metrics.outcome("", "rejected")
 		return nil, false, err
 	}
-	return c.cache.AuthenticateToken(ctx, token)
+	return c.cache.AuthenticateToken(ctx, route.CanonicalSignature(token))
 }
 
 // authenticate runs on a cache miss: route, then the one issuer decides.

@@ -1,8 +1,11 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -12,14 +15,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 )
 
@@ -257,6 +263,100 @@ func withOpaqueEdge(t testing.TB, cfg *v1alpha1.Configuration, edgeUp *fakeUpstr
 	})
 	cfg.OpaqueTokenUpstream = "edge"
 	return cfg
+}
+
+// esTwin is an ES256 token with its signature's s replaced by n-s: the
+// other valid spelling of the same token. high says whether the twin's s
+// is in the upper half of the group order.
+func esTwin(token string) (twin string, high bool) {
+	dot := strings.LastIndexByte(token, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	half := len(sig) / 2
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[half:])
+	s.Sub(n, s)
+	out := bytes.Clone(sig)
+	s.FillBytes(out[half:])
+	high = s.Cmp(new(big.Int).Rsh(n, 1)) > 0
+	return token[:dot+1] + base64.RawURLEncoding.EncodeToString(out), high
+}
+
+// esHighS is the spelling of an ES256 token whose s is high.
+func esHighS(token string) string {
+	if twin, high := esTwin(token); high {
+		return twin
+	}
+	return token
+}
+
+// esConfig is hub with an ES256 key instead of its RSA key.
+func esConfig(t testing.TB, up *fakeUpstream, policy v1alpha1.UpstreamPolicy) (*v1alpha1.Configuration, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hubConfig(t, up, policy)
+	cfg.Issuers[0].StaticKeys.JWKS = jwksOf(t, key.Public(), "ec1")
+	return cfg, key
+}
+
+func signES256(t testing.TB, key *ecdsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jwstest.Sign(key, jose.ES256, "ec1", string(payload), map[string]any{"typ": "JWT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// TestChainES256OneSpelling: (r, s) and (r, n-s) are one ES256 token. Both
+// get the same answer from one cache entry, and an upstream sees one
+// spelling, the low-S one. A secret-based token is sent upstream byte for
+// byte as presented: kube-apiserver compares it with its Secret.
+func TestChainES256OneSpelling(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   v1alpha1.UpstreamPolicy
+		claims   map[string]any
+		wantSent int // upstream reviews for both spellings
+	}{
+		{"verified locally", never, boundClaims(time.Now()), 0},
+		{"confirmed upstream", always, boundClaims(time.Now()), 1},
+		{"secret-based, two spellings upstream", onFailure, legacyClaims(), 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newFakeUpstream(t, answerSA)
+			cfg, key := esConfig(t, up, tc.policy)
+			c := newChain(t, cfg)
+			ctx := authenticator.WithAudiences(context.Background(), authenticator.Audiences{issuerURL})
+			high := esHighS(signES256(t, key, tc.claims))
+			low, _ := esTwin(high)
+			for _, spelling := range []string{high, low} {
+				if resp, ok, err := c.AuthenticateToken(ctx, spelling); !ok || err != nil || resp.User.GetName() != hubUser {
+					t.Fatalf("got ok=%v err=%v, want %s", ok, err, hubUser)
+				}
+			}
+			sent := up.sent()
+			if len(sent) != tc.wantSent {
+				t.Fatalf("got %d upstream reviews, want %d", len(sent), tc.wantSent)
+			}
+			if tc.wantSent == 1 && sent[0].Token != low {
+				t.Errorf("got the high-S spelling sent upstream, want the low-S one")
+			}
+			if tc.wantSent == 2 && (sent[0].Token != high || sent[1].Token != low) {
+				t.Errorf("got a secret-based token re-spelled upstream, want each sent as presented")
+			}
+			if want := 1 + tc.wantSent/2; c.cache.Len() != want {
+				t.Errorf("got %d cache entries, want %d", c.cache.Len(), want)
+			}
+		})
+	}
 }
 
 // TestChainRefusesCaseFoldedClaims: encoding/json (go-oidc, kube-apiserver's

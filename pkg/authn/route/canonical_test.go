@@ -58,6 +58,45 @@ func every(s, sep string, n int) string {
 	return b.String()
 }
 
+// TestHasControl: the word-at-a-time check finds exactly the bytes the
+// plain loop finds, at every position and next to every boundary value.
+func TestHasControl(t *testing.T) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] <= ' ' || s[i] >= 0x7f {
+				return true
+			}
+		}
+		return false
+	}
+	base := strings.Repeat("eyJhbGci", 3)
+	for _, c := range []byte{0x00, 0x09, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xfe, 0xff} {
+		for pos := range len(base) {
+			for n := pos + 1; n <= len(base); n++ {
+				s := base[:pos] + string([]byte{c}) + base[pos+1:n]
+				if got, want := hasControl(s), plain(s); got != want {
+					t.Fatalf("hasControl(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+	// Several boundary bytes at once.
+	r := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "\x00\x1f\x20\x21\x7e\x7f\x80\xffaZ9-."
+	for range 100_000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+			if r.IntN(4) > 0 {
+				b[i] = 'e'
+			}
+		}
+		if got, want := hasControl(string(b)), plain(string(b)); got != want {
+			t.Fatalf("hasControl(%q) = %v, want %v", b, got, want)
+		}
+	}
+}
+
 func TestCheckOpaque(t *testing.T) {
 	valid := tok(hdr, pl, sig)
 	segs := strings.Split(valid, ".")
