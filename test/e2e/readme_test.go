@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,8 @@ func runUntil(t *testing.T, dir, marker string, timeout time.Duration) string {
 	t.Helper()
 	cmd := exec.Command("make", "run")
 	cmd.Dir = dir
+	// A new user has no TOKENFED_BINARY: the clone builds and runs its own.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TOKENFED_BINARY=") })
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
