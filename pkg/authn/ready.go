@@ -38,19 +38,24 @@ func (k keysReady) Detail() string {
 // last document were dropped, so a misconfigured issuer is found from
 // /readyz?verbose rather than from rejected tokens.
 func describe(st keyset.Status) string {
-	s := "no keys"
-	if st.LastError != "" && !st.Loaded {
-		s += ": " + st.LastError
+	// Not loaded: the check's own error already says why.
+	if !st.Loaded {
+		return "no keys"
 	}
-	if st.Loaded {
-		s = fmt.Sprintf("%d keys, %s old", st.KeyCount, st.Age.Round(time.Second))
-	}
-	if st.Loaded && st.Stale {
+	s := fmt.Sprintf("%d %s, %s old", st.KeyCount, plural(st.KeyCount, "key", "keys"), st.Age.Round(time.Second))
+	if st.Stale {
 		s += ", stale: last fetch failed: " + st.LastError
 	}
 	// A failed fetch's error already lists what it dropped.
-	if st.Loaded && !st.Stale && st.Dropped != "" {
+	if !st.Stale && st.Dropped != "" {
 		s += "; " + st.Dropped
 	}
 	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

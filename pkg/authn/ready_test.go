@@ -14,23 +14,23 @@ var describeCases = []struct {
 	st   keyset.Status
 	want string
 }{
-	{name: "never loaded", st: keyset.Status{LastError: "dial tcp: refused"}, want: "no keys: dial tcp: refused"},
+	{name: "never loaded", st: keyset.Status{LastError: "dial tcp: refused"}, want: "no keys"},
 	{name: "before the first fetch", st: keyset.Status{}, want: "no keys"},
 	{
 		name: "loaded, some keys of the document dropped",
 		st:   keyset.Status{Loaded: true, KeyCount: 1, Age: time.Second, Dropped: `1 key dropped: kid "a": alg "HS256" not allowed`},
-		want: `1 keys, 1s old; 1 key dropped: kid "a": alg "HS256" not allowed`,
+		want: `1 key, 1s old; 1 key dropped: kid "a": alg "HS256" not allowed`,
 	},
 	{
 		name: "no usable keys in the first document",
 		st:   keyset.Status{LastError: `jwks https://i/jwks: no usable keys: 1 key dropped: kid "a": RSA key smaller than 2048 bits`, Dropped: `1 key dropped: kid "a": RSA key smaller than 2048 bits`},
-		want: `no keys: jwks https://i/jwks: no usable keys: 1 key dropped: kid "a": RSA key smaller than 2048 bits`,
+		want: "no keys",
 	},
 	{name: "fresh", st: keyset.Status{Loaded: true, KeyCount: 2, Age: 1500 * time.Millisecond}, want: "2 keys, 2s old"},
 	{
 		name: "stale",
 		st:   keyset.Status{Loaded: true, KeyCount: 1, Age: time.Hour, Stale: true, LastError: "HTTP 503"},
-		want: "1 keys, 1h0m0s old, stale: last fetch failed: HTTP 503",
+		want: "1 key, 1h0m0s old, stale: last fetch failed: HTTP 503",
 	},
 }
 
@@ -52,7 +52,7 @@ func TestReadyChecks(t *testing.T) {
 		wantErr    string
 		wantDetail string
 	}{
-		{name: "inline keys are ready at once", wantDetail: "1 keys, 0s old"},
+		{name: "inline keys are ready at once", wantDetail: "1 key, 0s old"},
 		{name: "remote keys before the first fetch", remote: true, wantErr: "keys not loaded", wantDetail: "no keys"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

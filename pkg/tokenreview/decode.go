@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"slices"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
@@ -69,7 +70,8 @@ func decodeReview(body []byte, mediaType, wantVersion string) (*review, error) {
 	if wantVersion != "" && rv.apiVersion != wantVersion {
 		return nil, malformed("apiVersion %q does not match the URL's %s", rv.apiVersion, wantVersion)
 	}
-	if rv.token == "" {
+	// Whitespace alone is no token either; the chain would trim it to "".
+	if strings.TrimSpace(rv.token) == "" {
 		return nil, malformed("spec.token is empty")
 	}
 	if err := checkAudiences(rv.audiences); err != nil {

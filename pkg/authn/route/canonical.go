@@ -89,8 +89,12 @@ func hasBearerScheme(token string) bool {
 func CheckOpaque(token string) error {
 	sc := newSearch()
 	if sc.in(token, maxNesting) {
-		if sc.exhausted() {
+		switch {
+		case sc.exhausted():
 			return ErrOpaqueTooCostly
+		case hasPrefixFold(token, "bearer"):
+			// "Bearer<jwt>", the scheme glued on: say what to fix.
+			return ErrBearerScheme
 		}
 		return ErrContainsJWT
 	}
@@ -112,4 +116,8 @@ func isB64Token(s string) bool {
 		}
 	}
 	return true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -178,7 +178,8 @@ func TestCheckOpaque(t *testing.T) {
 		{"JWS JSON serialization", `{"payload":"` + segs[1] + `","protected":"` + segs[0] + `","signature":"` + segs[2] + `"}`, ErrContainsJWT},
 		{"percent-encoded dots", strings.ReplaceAll(valid, ".", "%2E"), ErrContainsJWT},
 		{"quoted", `"` + valid + `"`, ErrContainsJWT},
-		{"scheme with a colon", "Bearer:" + valid, ErrContainsJWT},
+		{"scheme with a colon", "Bearer:" + valid, ErrBearerScheme},
+		{"scheme glued on", "Bearer" + valid, ErrBearerScheme},
 
 		// Not a b64token: never opaque either.
 		{"percent sign", "abc%41def", ErrNotB64Token},

@@ -101,6 +101,9 @@ func prepare(opts Options) (*Process, error) {
 	p := &Process{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, Certs: certs,
 		ConfigFile: filepath.Join(opts.Dir, "tokenfed.yaml"), LogFile: filepath.Join(opts.Dir, "tokenfed.log"),
 		ResponsesFile: filepath.Join(opts.Dir, "responses.log")}
+	// Written defaulted, so the file shows what tokenfed runs with (the
+	// demo points users at it) instead of zero values that mean "default".
+	v1alpha1.SetDefaults(&cfg)
 	data, err := yaml.Marshal(&cfg)
 	if err != nil {
 		return nil, err

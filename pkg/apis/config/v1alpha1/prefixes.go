@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,12 +46,14 @@ func validatePrefixes(issuers []Issuer, p *field.Path) field.ErrorList {
 		}
 		lower := strings.ToLower(prefix)
 		if lower != "" && overlaps(lower, reservedPrefix) {
-			allErrs = append(allErrs, field.Invalid(pp, prefix, "must not overlap the reserved \""+reservedPrefix+"\" namespace"))
+			allErrs = append(allErrs, field.Invalid(pp, prefix, "must not overlap the reserved \""+reservedPrefix+"\" namespace: Kubernetes names its own users and groups there (system:masters, system:nodes, ...); use a prefix such as \""+issuers[i].Name+":\""))
 		}
 		for _, other := range seen {
 			if clash := prefixClash(lower, other.lower); clash != "" {
 				j := other.index
-				allErrs = append(allErrs, field.Invalid(pp, prefix, clash+" the prefix of "+p.Index(j).String()+" ("+issuers[j].Name+")"))
+				other := *issuers[j].Mapping.Prefix
+				allErrs = append(allErrs, field.Invalid(pp, prefix, clash+" the prefix of "+p.Index(j).String()+" ("+issuers[j].Name+"), "+strconv.Quote(other)+
+					": one issuer's users and groups could be the other's; choose prefixes of which neither starts the other"))
 			}
 		}
 		seen = append(seen, seenPrefix{i, lower})
