@@ -47,18 +47,55 @@ func quotesToken(st *authenticationv1.TokenReviewStatus, token string) bool {
 	return shareQuote(secretForms(token), answerForms(answer))
 }
 
-// secretForms are the token and what each of its base64 runs decodes to.
-// Decodings that are JSON objects are left out: they are a JWT's header and
-// claims, and a cluster's answer rightly repeats claims (sub is the
-// username of a service account).
+// secretForms are the token and the secret parts its base64 runs decode
+// to. A run that decodes to text is not secret as a whole: it is a JWT's
+// header and claims (a cluster's answer rightly repeats sub as the
+// username) or, for an EKS token, a presigned URL whose access key ID the
+// cluster rightly returns as an extra. Only what is binary counts: a JWT's
+// signature, an opaque token's random secret, and the hex or base64 runs
+// inside decoded text (the URL's X-Amz-Signature and session token).
 func secretForms(token string) []string {
 	forms := []string{fold.Replace(token)}
 	for _, run := range runs(token, isBase64, minBase64Run) {
+		// A JWT's header and claims are left out whole: their key IDs and
+		// UIDs are shared with every other token of the issuer.
 		if b := decodeBase64(run); !isJSONObject(b) {
-			forms = append(forms, fold.Replace(b))
+			forms = append(forms, binaryParts(b, 1)...)
 		}
 	}
 	return forms
+}
+
+// binaryParts is b when it is binary; when it is text, the binary
+// decodings of its long hex and base64 runs, depth levels down.
+func binaryParts(b string, depth int) []string {
+	if !isText(b) {
+		return []string{fold.Replace(b)}
+	}
+	if depth == 0 {
+		return nil
+	}
+	var parts []string
+	for _, run := range runs(b, isHex, minHexRun) {
+		parts = append(parts, binaryParts(decodeHex(run), depth-1)...)
+	}
+	for _, run := range runs(b, isBase64, minBase64Run) {
+		if d := decodeBase64(run); !isText(d) {
+			parts = append(parts, fold.Replace(d))
+		}
+	}
+	return parts
+}
+
+// isText reports whether b is printable ASCII (with tabs and line breaks),
+// which random secret bytes practically never are over minQuote bytes.
+func isText(b string) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; (c < ' ' || c > '~') && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // answerForms are the fields, and what each of their base64 runs decodes

@@ -196,3 +196,48 @@ func BenchmarkQuotesTokenHonest(b *testing.B) {
 		}
 	}
 }
+
+// An EKS token (aws eks get-token) is "k8s-aws-v1." + base64url of a
+// presigned STS URL. EKS's answer returns the URL's access key ID as the
+// accessKeyId extra: an identifier, not a secret, so the answer is honest.
+// The URL's signature and session token are the secret parts: an answer
+// that quotes them, or the whole URL, quotes the token.
+func TestQuotesTokenEKS(t *testing.T) {
+	const (
+		akid    = "ASIAQNZGKIQY3EXAMPLE"
+		sig     = "3f2a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a"
+		session = "IQoJb3JpZ2luX2VjEGQaCXVzLWVhc3QtMSJHMEUCIQD8uvh0sE2qp"
+	)
+	presigned := "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15" +
+		"&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + akid + "%2F20260101%2Fus-east-1%2Fsts%2Faws4_request" +
+		"&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-Security-Token=" + session +
+		"&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=" + sig
+	token := "k8s-aws-v1." + b64url(presigned)
+	eksUser := func(extra map[string]authenticationv1.ExtraValue) *authenticationv1.TokenReviewStatus {
+		return &authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{
+			Username: "arn:aws:sts::123456789012:assumed-role/Admin/alice",
+			UID:      "aws-iam-authenticator:123456789012:AROAQNZGKIQYEXAMPLE1",
+			Groups:   []string{"eks:admins"}, Extra: extra,
+		}}
+	}
+	for _, tc := range []struct {
+		name  string
+		extra map[string]authenticationv1.ExtraValue
+		want  bool
+	}{
+		{"EKS's honest answer", map[string]authenticationv1.ExtraValue{
+			"accessKeyId": {akid}, "arn": {"arn:aws:sts::123456789012:assumed-role/Admin/alice"},
+			"canonicalArn": {"arn:aws:iam::123456789012:role/Admin"}, "principalId": {"AROAQNZGKIQYEXAMPLE1"}, "sessionName": {"alice"},
+		}, false},
+		{"the URL's signature", map[string]authenticationv1.ExtraValue{"sig": {sig}}, true},
+		{"the session token", map[string]authenticationv1.ExtraValue{"s": {session}}, true},
+		{"the whole URL", map[string]authenticationv1.ExtraValue{"u": {presigned}}, true},
+		{"the token", map[string]authenticationv1.ExtraValue{"t": {token}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := quotesToken(eksUser(tc.extra), token); got != tc.want {
+				t.Errorf("got quotesToken %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
