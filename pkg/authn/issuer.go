@@ -154,9 +154,19 @@ func (r routeKeys) Claim(kid string) route.Claim {
 	return route.NoClaim
 }
 
-func (r routeKeys) Loaded() bool { return r.is.keys.Loaded() }
+// MayHold: an issuer whose keys are not loaded may own a kid it served
+// before (however long ago) or was given in keyIDs; one that never loaded
+// keys may own any kid. Kids it never showed are not blocked: otherwise one
+// member down would refuse every other member's tokens on a shared iss.
+func (r routeKeys) MayHold(kid string) bool {
+	keys := r.is.keys
+	if keys.Loaded() {
+		return false
+	}
+	return !keys.EverLoaded() || keys.ServedKid(kid) || r.is.keyIDs[kid]
+}
 
-func (r routeKeys) Refetch(ctx context.Context) { r.is.keys.RefetchForKid(ctx) }
+func (r routeKeys) Refetch(ctx context.Context) { r.is.keys.RefetchForRoute(ctx) }
 
 // authenticate verifies locally and involves the cluster as the policy says.
 func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {

@@ -30,12 +30,16 @@ type KeySet struct {
 	// src is nil for inline static keys, which never change.
 	src source
 
-	keys  atomic.Pointer[snapshot]
-	group singleflight.Group
+	keys atomic.Pointer[snapshot]
+	// served remembers the kids of every document loaded, for routing to
+	// know which kids the issuer may own while its keys are not loaded.
+	served atomic.Pointer[servedKids]
+	group  singleflight.Group
 
-	mu         sync.Mutex
-	lastErr    string
-	lastMaxAge time.Duration
+	mu          sync.Mutex
+	lastErr     string
+	lastFailure time.Time
+	lastMaxAge  time.Duration
 	// lastDropped are the keys dropped from the last document read, whether
 	// or not it was loaded.
 	lastDropped  []drop
@@ -99,6 +103,7 @@ func (k *KeySet) initSource() error {
 }
 
 func (k *KeySet) store(keys []Key) {
+	k.rememberServed(keys)
 	k.keys.Store(newSnapshot(keys, k.clock.Now()))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
 )
 
@@ -79,15 +80,25 @@ func (k *KeySet) RefetchForKid(ctx context.Context) {
 	if k.src == nil {
 		return
 	}
-	ch := k.group.DoChan("kid", func() (any, error) {
+	k.awaitKidRefetch(ctx, k.startKidRefetch(ctx))
+}
+
+// startKidRefetch starts an unknown-kid refresh unless one started within
+// UnknownKidCooldown, or joins the one running. The channel is buffered:
+// nobody need read it.
+func (k *KeySet) startKidRefetch(ctx context.Context) <-chan singleflight.Result {
+	return k.group.DoChan("kid", func() (any, error) {
 		if !k.claimCooldown() {
 			return nil, nil
 		}
 		return nil, k.refresh(context.WithoutCancel(ctx))
 	})
-	// A hanging issuer must not hold every review with an unknown kid for
-	// the whole fetch timeout: wait a bounded time, and let the fetch finish
-	// in the background for the reviews that come after.
+}
+
+// awaitKidRefetch waits for ch a bounded time. A hanging issuer must not
+// hold every review with an unknown kid for the whole fetch timeout: the
+// fetch finishes in the background for the reviews that come after.
+func (k *KeySet) awaitKidRefetch(ctx context.Context, ch <-chan singleflight.Result) {
 	select {
 	case <-ch:
 	case <-ctx.Done():
@@ -143,6 +154,7 @@ func (k *KeySet) failed(err error, logger klog.Logger) {
 		}
 	}
 	k.lastErr = err.Error()
+	k.lastFailure = k.clock.Now()
 	logger.Error(err, "Key set fetch failed", "serving", k.current() != nil)
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"k8s.io/klog/v2"
 )
 
 var (
@@ -16,13 +18,17 @@ var (
 	// claiming it holds the token's kid, even after refetching their keys.
 	ErrNoKeyMatch = errors.New("no issuer sharing this iss has the token's key")
 	// ErrAmbiguous means several issuers sharing the iss hold the kid, or the
-	// token has no kid to tell them apart.
-	ErrAmbiguous = errors.New("several issuers could verify this token")
+	// token has no kid to tell them apart. It names no issuer: the caller
+	// may be anyone holding a token.
+	ErrAmbiguous = errors.New("several issuers could verify this token; keyIDs assign a kid to one")
 	// ErrKeysNotLoaded means an issuer sharing the token's iss has no keys
-	// loaded: the token's kid may be one of its keys, whatever the others'
-	// documents list.
-	ErrKeysNotLoaded = errors.New("an issuer sharing this iss has no keys loaded, so the token's key cannot be attributed")
+	// loaded and may own the token's kid, whatever the others' documents
+	// list. It names no issuer; routing logs which at V(3).
+	ErrKeysNotLoaded = errors.New("the issuers sharing this token's issuer are not all loaded; cannot tell which one the key belongs to")
 )
+
+// logLevelRefusal logs which issuers a refused token's kid could belong to.
+const logLevelRefusal = 3
 
 // Claim is how an issuer knows a key ID, weakest first.
 type Claim int
@@ -34,7 +40,7 @@ const (
 	// runs a cluster can publish anyone's public key under anyone's kid
 	// (kube-apiserver publishes every --service-account-key-file key), so a
 	// fetched kid decides only when no other issuer sharing the iss lists it
-	// and all of them have keys loaded.
+	// and none of them may hold it unseen (see Keys.MayHold).
 	Fetched
 	// Assigned: the operator gave the kid to the issuer, in keyIDs or as a
 	// static key. It decides over any fetched document.
@@ -46,11 +52,14 @@ const (
 type Keys interface {
 	// Claim reports, without fetching, how the issuer knows kid.
 	Claim(kid string) Claim
-	// Loaded reports whether the issuer's keys are loaded, so that a kid
-	// Claim does not know is not one of them.
-	Loaded() bool
+	// MayHold reports whether the issuer's keys are not loaded and kid may
+	// be one of them: a kid of a document it loaded before, however old,
+	// one of its keyIDs, or any kid when it never loaded keys. It never
+	// fetches.
+	MayHold(kid string) bool
 	// Refetch refreshes the keys for an unknown kid: at most once per
-	// cooldown per issuer, waiting a bounded time.
+	// cooldown per issuer, waiting a bounded time, and not waiting while
+	// the issuer's fetches are failing.
 	Refetch(ctx context.Context)
 }
 
@@ -134,50 +143,77 @@ func (r *Router) Route(ctx context.Context, h Header) (string, error) {
 	case h.Kid == "":
 		return "", ErrAmbiguous
 	}
-	name, err := byKid(candidates, h.Kid)
-	if errors.Is(err, ErrNoKeyMatch) || errors.Is(err, ErrKeysNotLoaded) {
+	return decide(ctx, iss, candidates, h.Kid)
+}
+
+// decide routes by kid, refetching once the keys that could change the
+// answer: every sharer's when nobody holds the kid, those that may hold it
+// unseen when they block it.
+func decide(ctx context.Context, iss string, candidates []Candidate, kid string) (string, error) {
+	name, blockers, err := byKid(candidates, kid)
+	switch {
+	case errors.Is(err, ErrNoKeyMatch):
 		refetch(ctx, candidates)
-		name, err = byKid(candidates, h.Kid)
+	case errors.Is(err, ErrKeysNotLoaded):
+		refetch(ctx, blockers)
+	default:
+		return name, err
+	}
+	name, blockers, err = byKid(candidates, kid)
+	if errors.Is(err, ErrKeysNotLoaded) {
+		klog.FromContext(ctx).V(logLevelRefusal).Info("Token refused: issuers sharing its iss have no keys loaded and may own its kid",
+			"iss", iss, "unloaded", names(blockers))
 	}
 	return name, err
 }
 
 // byKid picks the one issuer the kid belongs to. An assigned kid decides.
-// Otherwise the fetched documents do, but only while every issuer sharing
-// the iss has keys loaded: one that has none may own the kid, and routing
-// its token to another issuer that lists the kid would have that issuer
-// verify it and send it to that issuer's cluster.
-func byKid(candidates []Candidate, kid string) (string, error) {
-	var assigned, fetched []string
-	unloaded := ""
+// Otherwise the fetched documents do, unless an issuer sharing the iss has
+// no keys loaded and may own the kid (blockers): routing the token to
+// another issuer that lists the kid would have that issuer verify it and
+// send it to that issuer's cluster. An unloaded issuer blocks only the kids
+// it may own, so one member down does not refuse every other member's
+// legacy tokens.
+func byKid(candidates []Candidate, kid string) (name string, blockers []Candidate, err error) {
+	var assigned, fetched []Candidate
 	for _, c := range candidates {
 		switch c.Keys.Claim(kid) {
 		case Assigned:
-			assigned = append(assigned, c.Name)
+			assigned = append(assigned, c)
 		case Fetched:
-			fetched = append(fetched, c.Name)
+			fetched = append(fetched, c)
 		}
-		if unloaded == "" && !c.Keys.Loaded() {
-			unloaded = c.Name
+		if c.Keys.MayHold(kid) {
+			blockers = append(blockers, c)
 		}
 	}
 	switch {
 	case len(assigned) > 0:
-		return only(assigned)
-	case unloaded != "":
-		return "", fmt.Errorf("%w (issuer %s)", ErrKeysNotLoaded, unloaded)
+		name, err = only(assigned)
+		return name, nil, err
+	case len(blockers) > 0:
+		return "", blockers, ErrKeysNotLoaded
 	}
-	return only(fetched)
+	name, err = only(fetched)
+	return name, nil, err
 }
 
-func only(names []string) (string, error) {
-	switch len(names) {
+func only(candidates []Candidate) (string, error) {
+	switch len(candidates) {
 	case 0:
 		return "", ErrNoKeyMatch
 	case 1:
-		return names[0], nil
+		return candidates[0].Name, nil
 	}
-	return "", fmt.Errorf("%w (issuers %s hold its kid; keyIDs assign it)", ErrAmbiguous, strings.Join(names, ", "))
+	return "", ErrAmbiguous
+}
+
+func names(candidates []Candidate) []string {
+	out := make([]string, 0, len(candidates))
+	for _, c := range candidates {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // refetch refreshes every candidate's keys at once, so the slowest issuer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -12,7 +13,10 @@ import (
 // assigned, kids its fetched document lists, and what a refetch publishes.
 type fakeKeys struct {
 	assigned, fetched []string
-	unloaded          bool
+	// unloaded: no keys are loaded. The issuer may then hold its assigned
+	// kids and those it served before, or any kid when neverLoaded.
+	unloaded, neverLoaded bool
+	served                []string
 	// rotated is published by the first refetch, which also loads the keys
 	// unless stillDown.
 	rotated   []string
@@ -34,10 +38,10 @@ func (f *fakeKeys) Claim(kid string) Claim {
 	return NoClaim
 }
 
-func (f *fakeKeys) Loaded() bool {
+func (f *fakeKeys) MayHold(kid string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.unloaded
+	return f.unloaded && (f.neverLoaded || slices.Contains(f.served, kid) || slices.Contains(f.assigned, kid))
 }
 
 func (f *fakeKeys) Refetch(context.Context) {
@@ -47,6 +51,7 @@ func (f *fakeKeys) Refetch(context.Context) {
 	f.fetched = append(f.fetched, f.rotated...)
 	f.rotated = nil
 	f.unloaded = f.unloaded && f.stillDown
+	f.neverLoaded = f.neverLoaded && f.stillDown
 }
 
 func (f *fakeKeys) count() int {
@@ -72,50 +77,78 @@ var routeCases = []struct {
 	kid            string
 	want           string
 	wantErr        error
-	wantRefetches  int // of each issuer
+	wantRefetches  [2]int // of hub's keys, of edge's
 }{
 	{name: "hub's fetched kid", iss: shared, hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "h", want: "hub"},
 	{name: "edge's assigned kid", iss: shared, hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{assigned: []string{"e"}}, kid: "e", want: "edge"},
 	{name: "no kid", iss: shared, hub: &fakeKeys{}, edge: &fakeKeys{}, wantErr: ErrAmbiguous},
 
 	// Ownership: an assigned kid decides; a fetched one only when it is
-	// the only claim and every issuer's keys are known.
+	// the only claim and no issuer without loaded keys may hold it.
 	{name: "kid assigned to hub, also in edge's document", iss: shared,
 		hub: &fakeKeys{assigned: []string{"h"}}, edge: &fakeKeys{fetched: []string{"h", "e"}}, kid: "h", want: "hub"},
 	{name: "kid in both documents", iss: shared,
 		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{fetched: []string{"h"}}, kid: "h", wantErr: ErrAmbiguous},
 	{name: "kid assigned to both", iss: shared,
 		hub: &fakeKeys{assigned: []string{"h"}}, edge: &fakeKeys{assigned: []string{"h"}}, kid: "h", wantErr: ErrAmbiguous},
-	{name: "hub's keys not loaded: edge's document listing hub's kid decides nothing", iss: shared,
-		hub: &fakeKeys{unloaded: true, stillDown: true}, edge: &fakeKeys{fetched: []string{"h", "e"}}, kid: "h",
-		wantErr: ErrKeysNotLoaded, wantRefetches: 1},
-	{name: "hub's keys not loaded: not even edge's own kid", iss: shared,
-		hub: &fakeKeys{unloaded: true, stillDown: true}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "e",
-		wantErr: ErrKeysNotLoaded, wantRefetches: 1},
-	{name: "hub's keys not loaded: edge's assigned kid still routes", iss: shared,
-		hub: &fakeKeys{unloaded: true}, edge: &fakeKeys{assigned: []string{"e"}}, kid: "e", want: "edge"},
+
+	// hub never loaded keys: it may own any kid, so no fetched document
+	// decides; only hub is refetched.
+	{name: "hub never loaded: edge's document listing hub's kid decides nothing", iss: shared,
+		hub: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, edge: &fakeKeys{fetched: []string{"h", "e"}}, kid: "h",
+		wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
+	{name: "hub never loaded: not even edge's own kid", iss: shared,
+		hub: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "e",
+		wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
+	{name: "hub never loaded: edge's assigned kid still routes", iss: shared,
+		hub: &fakeKeys{unloaded: true, neverLoaded: true}, edge: &fakeKeys{assigned: []string{"e"}}, kid: "e", want: "edge"},
 	{name: "hub's keys load on the refetch", iss: shared,
-		hub: &fakeKeys{unloaded: true, fetched: []string{"h"}}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "h",
-		want: "hub", wantRefetches: 1},
+		hub: &fakeKeys{unloaded: true, neverLoaded: true, fetched: []string{"h"}}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "h",
+		want: "hub", wantRefetches: [2]int{1, 0}},
+
+	// hub's keys are stale past maxStaleness: it blocks the kids it served
+	// and its keyIDs, not the kids only edge ever showed.
+	{name: "hub stale: edge's own kid routes", iss: shared,
+		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "e",
+		want: "edge"},
+	{name: "hub stale: edge's copy of a kid hub served decides nothing", iss: shared,
+		hub: &fakeKeys{unloaded: true, served: []string{"h-old", "h"}, stillDown: true}, edge: &fakeKeys{fetched: []string{"h-old", "e"}}, kid: "h-old",
+		wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
+	{name: "hub stale: a kid in hub's keyIDs is hub's", iss: shared,
+		hub: &fakeKeys{unloaded: true, assigned: []string{"h-next"}, stillDown: true}, edge: &fakeKeys{fetched: []string{"h-next"}}, kid: "h-next",
+		want: "hub"},
+	{name: "hub stale: a kid nobody holds refetches both", iss: shared,
+		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "x",
+		wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 1}},
+	{name: "legacy iss: hub's kid while edge is stale", iss: legacyIssuer,
+		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{unloaded: true, served: []string{"e"}, stillDown: true}, kid: "h",
+		want: "hub"},
+	{name: "legacy iss: hub's kid while edge never loaded", iss: legacyIssuer,
+		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, kid: "h",
+		wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{0, 1}},
 
 	// Rotation: a kid nobody holds refetches every sharer once.
 	{name: "hub rotated", iss: shared,
 		hub: &fakeKeys{fetched: []string{"h"}, rotated: []string{"h2"}}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "h2",
-		want: "hub", wantRefetches: 1},
+		want: "hub", wantRefetches: [2]int{1, 1}},
 	{name: "a kid nobody publishes", iss: shared,
 		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "x",
-		wantErr: ErrNoKeyMatch, wantRefetches: 1},
+		wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 1}},
 
 	// An iss shared by nature is routed by kid even when one issuer claims it.
 	{name: "kubeadm's default iss, hub's kid", iss: kubeadm, hubWithoutEdge: true,
 		hub: &fakeKeys{fetched: []string{"h"}}, kid: "h", want: "hub"},
 	{name: "kubeadm's default iss, another cluster's kid", iss: kubeadm, hubWithoutEdge: true,
-		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: 1},
+		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
 	{name: "kubeadm's default iss, no kid", iss: kubeadm, hubWithoutEdge: true, hub: &fakeKeys{}, wantErr: ErrAmbiguous},
 	{name: "legacy iss, another cluster's kid", iss: legacyIssuer, hubWithoutEdge: true,
-		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: 1},
-	{name: "legacy iss, hub's keys not loaded", iss: legacyIssuer, hubWithoutEdge: true,
-		hub: &fakeKeys{unloaded: true, stillDown: true}, kid: "h", wantErr: ErrKeysNotLoaded, wantRefetches: 1},
+		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
+	{name: "legacy iss, hub never loaded", iss: legacyIssuer, hubWithoutEdge: true,
+		hub: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, kid: "h", wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
+	{name: "legacy iss, hub stale: its old kid", iss: legacyIssuer, hubWithoutEdge: true,
+		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, kid: "h", wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
+	{name: "legacy iss, hub stale: another cluster's kid", iss: legacyIssuer, hubWithoutEdge: true,
+		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
 
 	// An iss one issuer claims alone is that issuer's, whatever the kid:
 	// the issuer's key set settles an unknown kid.
@@ -144,9 +177,13 @@ func TestRoute(t *testing.T) {
 			if got != tc.want || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Fatalf("got (%q, %v), want (%q, %v)", got, err, tc.want, tc.wantErr)
 			}
-			for name, k := range map[string]*fakeKeys{"hub": tc.hub, "edge": tc.edge} {
-				if k != nil && k.count() != tc.wantRefetches {
-					t.Errorf("got %d refetches of %s's keys, want %d", k.count(), name, tc.wantRefetches)
+			// The error reaches the caller: it names no issuer.
+			if err != nil && (strings.Contains(err.Error(), "hub") || strings.Contains(err.Error(), "edge")) {
+				t.Errorf("got error %q, want one naming no issuer", err)
+			}
+			for i, k := range []*fakeKeys{tc.hub, tc.edge} {
+				if k != nil && k.count() != tc.wantRefetches[i] {
+					t.Errorf("got %d refetches of %s's keys, want %d", k.count(), [...]string{"hub", "edge"}[i], tc.wantRefetches[i])
 				}
 			}
 		})
