@@ -19,7 +19,7 @@ func TestServeEnablesContextualLogging(t *testing.T) {
 	o := &serveOptions{logging: logsapi.NewLoggingConfiguration()}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	o.addFlags(fs)
-	if err := fs.Parse([]string{"-v=10", "--tls-cert-file=tls.crt", "--tls-private-key-file=tls.key"}); err != nil {
+	if err := fs.Parse([]string{"-v=10", "--tls-cert-file=tls.crt", "--tls-private-key-file=tls.key", "--client-ca-file=ca.crt"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn"
@@ -29,7 +31,7 @@ const certReloadInterval = 2 * time.Second
 
 // Options are run-time switches that are not part of the configuration.
 type Options struct {
-	// Profiling serves /debug/pprof/ (to callers with a client certificate).
+	// Profiling serves /debug/pprof/ (to callers granted /debug/pprof).
 	Profiling bool
 }
 
@@ -56,10 +58,42 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 			return nil, fmt.Errorf("client CA: %w", err)
 		}
 	}
+	gate, err := a.gate(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
 	srvOpts := serverOptions(&cfg.Server)
 	srvOpts.VerifyConnection = callers.VerifyConnection(a.clientCAOptions)
-	a.server = server.New(srvOpts, server.NewMux(a.routes(cfg, reg)))
+	a.server = server.New(srvOpts, server.NewMux(a.routes(cfg, reg, gate)))
 	return a, nil
+}
+
+// gate builds caller authentication and authorization. Caller tokens are
+// reviewed by the same chain, so a caller's own token is cached like any.
+func (a *App) gate(cfg *v1alpha1.Configuration, reg prometheus.Registerer) (*callers.Gate, error) {
+	cs := &cfg.Callers
+	opts := callers.GateOptions{
+		ClientCA: a.clientCAOptions, AllowAnonymous: cs.AllowAnonymous,
+		Authorization: cs.Authorization, Router: a.chain, Metrics: callers.NewMetrics(reg),
+	}
+	if t := cs.Tokens; t != nil {
+		opts.Tokens = &callers.TokenOptions{Reviewer: a.chain, Audiences: t.Audiences, Issuers: t.Issuers}
+	}
+	if d := cs.Authorization.Delegated; d != nil && cs.Authorization.Mode == v1alpha1.CallerAuthorizationDelegated {
+		rc, err := kubeConfig(d.Kubeconfig, d.InCluster)
+		if err != nil {
+			return nil, fmt.Errorf("delegated authorization: %w", err)
+		}
+		opts.Delegated = rc
+	}
+	return callers.NewGate(opts)
+}
+
+func kubeConfig(path string, inCluster bool) (*rest.Config, error) {
+	if inCluster {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
 }
 
 func serverOptions(s *v1alpha1.Server) server.Options {
@@ -71,7 +105,7 @@ func serverOptions(s *v1alpha1.Server) server.Options {
 	}
 }
 
-func (a *App) routes(cfg *v1alpha1.Configuration, reg *prometheus.Registry) server.Routes {
+func (a *App) routes(cfg *v1alpha1.Configuration, reg *prometheus.Registry, gate *callers.Gate) server.Routes {
 	metrics := tokenreview.NewMetrics(reg)
 	certLoaded := healthz.NamedCheck("serving-certificate", func(*http.Request) error {
 		if !a.server.CertificateLoaded() {
@@ -81,9 +115,9 @@ func (a *App) routes(cfg *v1alpha1.Configuration, reg *prometheus.Registry) serv
 	})
 	return server.Routes{
 		Review: func(v string) http.Handler {
-			return tokenreview.NewHandler(a.chain, cfg.Server.MaxRequestBodyBytes, v, metrics)
+			return tokenreview.NewHandler(a.chain, gate, cfg.Server.MaxRequestBodyBytes, v, metrics)
 		},
-		ClientCA:  a.clientCAOptions,
+		Gate:      gate,
 		Live:      []healthz.HealthChecker{healthz.PingHealthz},
 		Ready:     append([]healthz.HealthChecker{certLoaded}, a.chain.ReadyChecks()...),
 		Gatherer:  reg,

@@ -132,6 +132,22 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, tok
 	return r
 }
 
+// IssuerOf names the issuer a review of token would go to (the opaque
+// upstream's issuer for an opaque token), or "" when none would take it.
+// It does no cryptography and no I/O: callers' grants are checked with it
+// before anything is verified on their behalf.
+func (c *Chain) IssuerOf(token string) string {
+	token, err := route.Canonical(token)
+	if err != nil {
+		return ""
+	}
+	is, _, err := c.route(token)
+	if err != nil {
+		return ""
+	}
+	return is.name
+}
+
 // route picks the one issuer that may see token, or none. opaque says
 // the token is not a JWT and goes to the configured opaque upstream.
 func (c *Chain) route(ctx context.Context, token string) (is *issuer, opaque bool, err error) {

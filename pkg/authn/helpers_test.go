@@ -231,7 +231,8 @@ func writeReview(w http.ResponseWriter, st authenticationv1.TokenReviewStatus) {
 func hubConfig(t testing.TB, up *fakeUpstream, policy v1alpha1.UpstreamPolicy) *v1alpha1.Configuration {
 	t.Helper()
 	cfg := &v1alpha1.Configuration{
-		Server: v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+		Server:  v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+		Callers: v1alpha1.Callers{AllowAnonymous: true},
 		Issuers: []v1alpha1.Issuer{{
 			Name: "hub", URL: issuerURL,
 			StaticKeys: &v1alpha1.StaticKeys{JWKS: trustedJWKS(t)},

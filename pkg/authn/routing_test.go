@@ -40,7 +40,8 @@ func federation(t testing.TB) *v1alpha1.Configuration {
 	trusted, stray := testKeys()
 	jwks := func(key any, kid string) string { return jwksOf(t, key, kid) }
 	return &v1alpha1.Configuration{
-		Server: v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+		Server:  v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+		Callers: v1alpha1.Callers{AllowAnonymous: true},
 		Issuers: []v1alpha1.Issuer{
 			{Name: "hub", URL: issuerURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: trustedJWKS(t)}},
 			{Name: "edge", URL: issuerURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: jwks(stray.Public(), edgeKid)}},

@@ -1,6 +1,11 @@
-// Package callers decides who may ask tokenfed for a review. With a client
-// CA configured, a caller must present a certificate that chains to it; the
-// CA file is re-read when it changes, so it can be rotated without a restart.
+// Package callers decides who may ask tokenfed for a review, and about
+// what. A caller is authenticated by a client certificate or by its own
+// bearer token (k8s.io/apiserver's request authenticators), then
+// authorized by a static policy list or by SubjectAccessReview in the
+// cluster tokenfed runs in (k8s.io/apiserver's delegating authorizer).
+//
+// With a client CA configured, a certificate must chain to it; the CA file
+// is re-read when it changes, so it can be rotated without a restart.
 //
 // The certificate is verified once per connection, in the TLS handshake,
 // against the CA current at that moment (kube-apiserver's webhook client
@@ -14,10 +19,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net/http"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/json"
 )
 
 // VerifyOptionsFunc returns the current client-CA verify options, and false
@@ -42,19 +43,6 @@ func VerifyConnection(verifyOpts VerifyOptionsFunc) func(tls.ConnectionState) er
 	}
 }
 
-// RequireClientCert wraps next so that, when a CA is configured, only
-// callers whose connection presented a (handshake-verified) certificate
-// get through.
-func RequireClientCert(next http.Handler, verifyOpts VerifyOptionsFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := verifyOpts(); ok && (r.TLS == nil || len(r.TLS.PeerCertificates) == 0) {
-			deny(w, http.StatusUnauthorized, "a client certificate is required")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 func verify(chain []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
 	opts.Intermediates = x509.NewCertPool()
 	for _, c := range chain[1:] {
@@ -62,15 +50,4 @@ func verify(chain []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certi
 	}
 	opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	return chain[0].Verify(opts)
-}
-
-func deny(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	body, _ := json.Marshal(&metav1.Status{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
-		Status:   metav1.StatusFailure, Code: int32(code),
-		Reason: metav1.StatusReasonUnauthorized, Message: msg,
-	})
-	_, _ = w.Write(body)
 }

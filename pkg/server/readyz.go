@@ -28,8 +28,10 @@ func gates(c healthz.HealthChecker) bool {
 
 // readyzHandler is healthz's format plus details: k8s.io/apiserver's handler
 // prints only ok/failed, and operators need to see a stale key set before
-// it expires. Details never carry token data.
-func readyzHandler(checks []healthz.HealthChecker) http.Handler {
+// it expires. Details never carry token data, but they name issuers, files
+// and fetch errors, so only callers that mayDetail get them; everyone else
+// (the kubelet) gets the status alone.
+func readyzHandler(checks []healthz.HealthChecker, mayDetail func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var out strings.Builder
 		failed := false
@@ -41,6 +43,10 @@ func readyzHandler(checks []healthz.HealthChecker) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, verbose := r.URL.Query()["verbose"]
+		if (failed || verbose) && !mayDetail(r) {
+			writeStatusOnly(w, failed)
+			return
+		}
 		switch {
 		case failed:
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -67,4 +73,13 @@ func writeCheckLine(out *strings.Builder, c healthz.HealthChecker, err error) {
 		return
 	}
 	fmt.Fprintf(out, "[+]%s ok%s\n", c.Name(), detail)
+}
+
+func writeStatusOnly(w http.ResponseWriter, failed bool) {
+	if failed {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "readyz check failed (details for authorized callers only)\n")
+		return
+	}
+	fmt.Fprint(w, "ok")
 }

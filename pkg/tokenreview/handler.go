@@ -1,6 +1,7 @@
 package tokenreview
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/authn"
+	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
@@ -28,6 +30,7 @@ const (
 // Handler serves TokenReview requests.
 type Handler struct {
 	auth       authenticator.Token
+	guard      Guard
 	maxBody    int64
 	urlVersion string // "" lets the body decide
 	metrics    *Metrics
@@ -35,10 +38,19 @@ type Handler struct {
 
 var _ http.Handler = &Handler{}
 
+// Guard decides, before any verification, whether the caller may ask
+// about a token for some audiences; *callers.Gate implements it. Errors
+// wrapping callers.ErrAuthorizationUnavailable are answered 503; any other
+// error is the authenticated: false answer's reason.
+type Guard interface {
+	Check(ctx context.Context, token string, audiences []string) error
+}
+
 // NewHandler returns a handler for one endpoint. urlVersion is V1 or
-// V1beta1 for the apiserver-style paths, "" for /authenticate.
-func NewHandler(auth authenticator.Token, maxBody int64, urlVersion string, m *Metrics) *Handler {
-	return &Handler{auth: auth, maxBody: maxBody, urlVersion: urlVersion, metrics: m}
+// V1beta1 for the apiserver-style paths, "" for /authenticate. guard may
+// be nil: every caller may ask about everything.
+func NewHandler(auth authenticator.Token, guard Guard, maxBody int64, urlVersion string, m *Metrics) *Handler {
+	return &Handler{auth: auth, guard: guard, maxBody: maxBody, urlVersion: urlVersion, metrics: m}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +107,11 @@ func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*review, *
 
 func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	ctx := r.Context()
+	if h.guard != nil {
+		if o, refused := h.guarded(ctx, rv); refused {
+			return o
+		}
+	}
 	if len(rv.audiences) > 0 {
 		ctx = authenticator.WithAudiences(ctx, rv.audiences)
 	}
@@ -109,6 +126,19 @@ func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	default:
 		return outcome{resp: resp, authenticated: true}
 	}
+}
+
+// guarded asks the guard before any verification. A refusal is an answer
+// about the caller, never about the token.
+func (h *Handler) guarded(ctx context.Context, rv *review) (outcome, bool) {
+	err := h.guard.Check(ctx, rv.token, rv.audiences)
+	switch {
+	case err == nil:
+		return outcome{}, false
+	case errors.Is(err, callers.ErrAuthorizationUnavailable):
+		return outcome{errMsg: callers.ErrAuthorizationUnavailable.Error(), unavailable: true}, true
+	}
+	return outcome{errMsg: err.Error()}, true
 }
 
 func outcomeLabel(o outcome) string {

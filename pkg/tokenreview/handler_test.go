@@ -52,7 +52,7 @@ func TestHandlerNeverAnswersOrLogsTheToken(t *testing.T) {
 				return nil, false, tc.err
 			})
 			logger, logs := bufferedLogger(t)
-			h := NewHandler(auth, 1<<20, V1, nil)
+			h := NewHandler(auth, nil, 1<<20, V1, nil)
 			body := `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"` + testToken + `"}}`
 			req := httptest.NewRequestWithContext(klog.NewContext(context.Background(), logger), http.MethodPost, "/apis/authentication.k8s.io/v1/tokenreviews", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")

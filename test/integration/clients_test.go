@@ -80,7 +80,7 @@ func TestCallerWithoutClientCertificate(t *testing.T) {
 	p := startTokenfed(t, nil)
 	tr := anonClient(p)
 	code, body := post(t, tr, p.URL+"/authenticate", "application/json", `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`)
-	if code != 401 || !strings.Contains(body, "client certificate is required") {
+	if code != 401 || !strings.Contains(body, "a client certificate or a bearer token") {
 		t.Fatalf("got %d %s, want 401 asking for a client certificate", code, body)
 	}
 	resp, err := tr.Get(p.URL + "/readyz")

@@ -98,6 +98,9 @@ func prepare(opts Options) (*Process, error) {
 	cfg := opts.Config
 	cfg.APIVersion, cfg.Kind = v1alpha1.GroupName+"/"+v1alpha1.Version, v1alpha1.Kind
 	fillServer(&cfg.Server, certs, port, !opts.NoClientCA)
+	// Without a client CA and caller tokens, anonymous callers must be
+	// admitted explicitly.
+	cfg.Callers.AllowAnonymous = cfg.Server.ClientCAFile == "" && cfg.Callers.Tokens == nil
 	p := &Process{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, Certs: certs,
 		ConfigFile: filepath.Join(opts.Dir, "tokenfed.yaml"), LogFile: filepath.Join(opts.Dir, "tokenfed.log"),
 		ResponsesFile: filepath.Join(opts.Dir, "responses.log")}

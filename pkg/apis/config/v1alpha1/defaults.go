@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"math"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,8 @@ var (
 	DefaultMaxStaleness        = 24 * time.Hour
 	DefaultUpstreamTimeout     = 5 * time.Second
 	DefaultAlgorithms          = []string{"RS256", "ES256"}
+	DefaultAllowCacheTTL       = 5 * time.Minute
+	DefaultDenyCacheTTL        = 30 * time.Second
 )
 
 // SetDefaults fills every unset field of c with its default. It is
@@ -41,6 +44,27 @@ func SetDefaults(c *Configuration) {
 	setCacheDefaults(&c.Cache)
 	for i := range c.Issuers {
 		setIssuerDefaults(&c.Issuers[i])
+	}
+	setCallerDefaults(&c.Callers)
+}
+
+func setCallerDefaults(c *Callers) {
+	if c.Authorization.Mode == "" {
+		c.Authorization.Mode = CallerAuthorizationStatic
+	}
+	for i := range c.Authorization.Static {
+		setRateDefaults(c.Authorization.Static[i].RateLimit)
+	}
+	if d := c.Authorization.Delegated; d != nil {
+		setDuration(&d.AllowCacheTTL, DefaultAllowCacheTTL)
+		setDuration(&d.DenyCacheTTL, DefaultDenyCacheTTL)
+		setRateDefaults(d.RateLimit)
+	}
+}
+
+func setRateDefaults(r *RateLimit) {
+	if r != nil && r.Burst == 0 {
+		r.Burst = int32(math.Ceil(r.QPS))
 	}
 }
 

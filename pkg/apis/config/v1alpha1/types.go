@@ -38,6 +38,119 @@ type Configuration struct {
 	// DeniedGroups are never emitted for any issuer, in addition to each
 	// issuer's own list. system:masters is always denied, listed or not.
 	DeniedGroups []string `json:"deniedGroups,omitempty"`
+
+	// Callers says who may ask tokenfed for reviews and read its privileged
+	// endpoints (/metrics, /readyz?verbose, /debug/pprof). See
+	// docs/callers.md.
+	Callers Callers `json:"callers"`
+}
+
+// Callers configures caller authentication and authorization.
+type Callers struct {
+	// Tokens lets callers authenticate with their own bearer token in the
+	// Authorization header, reviewed by tokenfed's own chain. Caller
+	// certificates need server.clientCAFile. Optional.
+	Tokens *CallerTokens `json:"tokens,omitempty"`
+
+	// AllowAnonymous admits callers that present no credential. It is only
+	// valid while no caller credential is configured (no clientCAFile, no
+	// tokens), and then it is required: tokenfed does not start open to
+	// anyone who can reach its port unless told to. Default false.
+	AllowAnonymous bool `json:"allowAnonymous,omitempty"`
+
+	// Authorization decides what an authenticated caller may do.
+	Authorization CallerAuthorization `json:"authorization"`
+}
+
+// CallerTokens are caller credentials: tokens of configured issuers,
+// minted for tokenfed itself.
+type CallerTokens struct {
+	// Audiences: a caller token must be valid for one of them, so a token
+	// minted for another service cannot be replayed as a caller credential
+	// (kubectl create token app --audience tokenfed). Required.
+	Audiences []string `json:"audiences"`
+	// Issuers names the configured issuers whose tokens may be caller
+	// credentials, typically the cluster tokenfed runs in. Required.
+	Issuers []string `json:"issuers"`
+}
+
+// CallerAuthorizationMode says who decides.
+type CallerAuthorizationMode string
+
+const (
+	// CallerAuthorizationStatic decides from the Static list. With an empty
+	// list every authenticated caller may do everything.
+	CallerAuthorizationStatic CallerAuthorizationMode = "Static"
+	// CallerAuthorizationDelegated asks the cluster tokenfed runs in with a
+	// SubjectAccessReview: verb review, API group tokenfed.io, resource
+	// issuers, name = issuer; for privileged endpoints, verb get on the
+	// non-resource path.
+	CallerAuthorizationDelegated CallerAuthorizationMode = "Delegated"
+)
+
+// CallerAuthorization configures one of the two modes.
+type CallerAuthorization struct {
+	// Mode is Static or Delegated. Default Static.
+	Mode CallerAuthorizationMode `json:"mode"`
+	// Static is the list of caller policies, first match wins. Once it has
+	// an entry, a caller that matches none is refused with 403.
+	Static []CallerPolicy `json:"static,omitempty"`
+	// Delegated configures SubjectAccessReview; required in Delegated mode.
+	Delegated *DelegatedAuthorization `json:"delegated,omitempty"`
+}
+
+// CallerPolicy matches callers and grants them issuers, audiences and
+// endpoints. A caller matches when any listed user, group or URI matches.
+type CallerPolicy struct {
+	// Name is a DNS-1123 label, unique; it is the metrics label for callers
+	// of this policy, so raw identities never become label values.
+	Name string `json:"name"`
+	// Users are exact caller usernames: a client certificate's CN, or the
+	// federated name of a token (with its issuer's prefix).
+	Users []string `json:"users,omitempty"`
+	// Groups are caller groups: a client certificate's O, or a token's
+	// federated groups.
+	Groups []string `json:"groups,omitempty"`
+	// URIs are URI SANs of the client certificate, such as SPIFFE IDs.
+	URIs []string `json:"uris,omitempty"`
+	// Issuers the caller may review tokens of, by name; "*" is every issuer.
+	// A review of a token of any other issuer is answered
+	// authenticated: false without a signature check or an upstream call.
+	Issuers []string `json:"issuers,omitempty"`
+	// Audiences, when set, are the only spec.audiences the caller may ask
+	// about; every audience of a review must be listed, and a review must
+	// name some. Empty allows any.
+	Audiences []string `json:"audiences,omitempty"`
+	// Endpoints are the privileged paths the caller may read: /metrics,
+	// /readyz (its details) and /debug/pprof.
+	Endpoints []string `json:"endpoints,omitempty"`
+	// RateLimit bounds the reviews of all callers of this policy together.
+	// Beyond it they get 429 with Retry-After. Default: none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+}
+
+// RateLimit is a token bucket (golang.org/x/time/rate).
+type RateLimit struct {
+	// QPS is the sustained rate, in reviews per second. Required, > 0.
+	QPS float64 `json:"qps"`
+	// Burst is how many reviews may come at once. Default: QPS rounded up.
+	Burst int32 `json:"burst,omitempty"`
+}
+
+// DelegatedAuthorization reaches the cluster that decides.
+type DelegatedAuthorization struct {
+	// Kubeconfig is the path of a kubeconfig; its user needs create
+	// subjectaccessreviews. Set it or InCluster.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// InCluster uses the pod's service account.
+	InCluster bool `json:"inCluster,omitempty"`
+	// AllowCacheTTL and DenyCacheTTL are how long decisions are reused, as in
+	// k8s.io/apiserver's delegating authorizer. Defaults 5m and 30s: a
+	// removed RoleBinding takes effect within AllowCacheTTL.
+	AllowCacheTTL metav1.Duration `json:"allowCacheTTL"`
+	DenyCacheTTL  metav1.Duration `json:"denyCacheTTL"`
+	// RateLimit bounds each caller (by username) separately. Default none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // Server configures the HTTPS listener.

@@ -82,6 +82,49 @@ var validationCases = []struct {
 	{"one kid, an OIDC issuer and a ServiceAccount issuer", func(c *Configuration) {
 		c.Issuers[0].KeyIDs, c.Issuers[1].KeyIDs = []string{"k"}, []string{"k"}
 	}, ""},
+
+	// Callers: never open by accident; policies that mean something.
+	{"no caller credential", func(c *Configuration) { c.Server.ClientCAFile = "" }, "callers.allowAnonymous: Required value"},
+	{"anonymous by choice", func(c *Configuration) { c.Server.ClientCAFile, c.Callers.AllowAnonymous = "", true }, ""},
+	{"anonymous beside a client CA", func(c *Configuration) { c.Callers.AllowAnonymous = true }, "callers.allowAnonymous: Forbidden"},
+	{"caller tokens alone", func(c *Configuration) {
+		c.Server.ClientCAFile = ""
+		c.Callers.Tokens = &CallerTokens{Audiences: []string{"tokenfed"}, Issuers: []string{"hub"}}
+	}, ""},
+	{"caller tokens need an audience", func(c *Configuration) { c.Callers.Tokens = &CallerTokens{Issuers: []string{"hub"}} }, "callers.tokens.audiences: Required value"},
+	{"caller tokens of an unknown issuer", func(c *Configuration) {
+		c.Callers.Tokens = &CallerTokens{Audiences: []string{"tokenfed"}, Issuers: []string{"nope"}}
+	}, `callers.tokens.issuers[0]: Not found: "nope"`},
+	{"a static policy", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "member-a", Users: []string{"member-a"}, Issuers: []string{"hub"}, Endpoints: []string{"/metrics"}, RateLimit: &RateLimit{QPS: 10, Burst: 20}}}
+	}, ""},
+	{"a policy that matches nobody", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Issuers: []string{"hub"}}}
+	}, "callers.authorization.static[0]: Required value"},
+	{"a policy granting an unknown issuer", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Users: []string{"u"}, Issuers: []string{"hubb"}}}
+	}, `callers.authorization.static[0].issuers[0]: Not found: "hubb"`},
+	{"a policy granting an unknown endpoint", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Users: []string{"u"}, Endpoints: []string{"/debug"}}}
+	}, `callers.authorization.static[0].endpoints[0]: Unsupported value: "/debug"`},
+	{"a zero rate", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Users: []string{"u"}, RateLimit: &RateLimit{}}}
+	}, "callers.authorization.static[0].rateLimit.qps: Invalid value"},
+	{"duplicate policy names", func(c *Configuration) {
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Users: []string{"u"}}, {Name: "p", Users: []string{"v"}}}
+	}, "callers.authorization.static[1].name: Duplicate value"},
+	{"delegated without a cluster", func(c *Configuration) { c.Callers.Authorization.Mode = CallerAuthorizationDelegated }, "callers.authorization.delegated: Required value"},
+	{"delegated in cluster", func(c *Configuration) {
+		c.Callers.Authorization.Mode = CallerAuthorizationDelegated
+		c.Callers.Authorization.Delegated = &DelegatedAuthorization{InCluster: true}
+		SetDefaults(c)
+	}, ""},
+	{"delegated with a static list", func(c *Configuration) {
+		c.Callers.Authorization.Mode = CallerAuthorizationDelegated
+		c.Callers.Authorization.Delegated = &DelegatedAuthorization{InCluster: true}
+		c.Callers.Authorization.Static = []CallerPolicy{{Name: "p", Users: []string{"u"}}}
+		SetDefaults(c)
+	}, "callers.authorization.static: Forbidden"},
 }
 
 // withEdge gives hub the kid "k" and adds a ServiceAccount issuer "edge" at

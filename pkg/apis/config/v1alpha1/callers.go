@@ -1,0 +1,140 @@
+package v1alpha1
+
+import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// AllIssuers in CallerPolicy.Issuers grants every issuer.
+const AllIssuers = "*"
+
+// PrivilegedEndpoints are the paths CallerPolicy.Endpoints may grant.
+var PrivilegedEndpoints = []string{"/metrics", "/readyz", "/debug/pprof"}
+
+// validateCallers checks caller authentication and authorization against
+// the server and the issuers.
+func validateCallers(c *Configuration, p *field.Path) field.ErrorList {
+	cs := &c.Callers
+	issuers := sets.New[string]()
+	for _, is := range c.Issuers {
+		issuers.Insert(is.Name)
+	}
+	allErrs := validateCallerCredentials(c, p)
+	if cs.Tokens != nil {
+		allErrs = append(allErrs, validateCallerTokens(cs.Tokens, issuers, p.Child("tokens"))...)
+	}
+	return append(allErrs, validateCallerAuthorization(&cs.Authorization, issuers, p.Child("authorization"))...)
+}
+
+// validateCallerCredentials: tokenfed never starts open to anyone by
+// accident. Without a client CA and without caller tokens, anonymous
+// callers must be admitted explicitly; with either, anonymous is refused.
+func validateCallerCredentials(c *Configuration, p *field.Path) field.ErrorList {
+	hasCredential := c.Server.ClientCAFile != "" || c.Callers.Tokens != nil
+	switch {
+	case !hasCredential && !c.Callers.AllowAnonymous:
+		return field.ErrorList{field.Required(p.Child("allowAnonymous"), "no caller credential is configured (server.clientCAFile, callers.tokens): anyone who can reach the port could ask; set allowAnonymous: true to accept that")}
+	case hasCredential && c.Callers.AllowAnonymous:
+		return field.ErrorList{field.Forbidden(p.Child("allowAnonymous"), "callers can authenticate (server.clientCAFile or callers.tokens); anonymous callers would bypass that")}
+	}
+	return nil
+}
+
+func validateCallerTokens(t *CallerTokens, issuers sets.Set[string], p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if len(t.Audiences) == 0 {
+		allErrs = append(allErrs, field.Required(p.Child("audiences"), "a caller token must be minted for tokenfed, or any token of the issuer would do"))
+	}
+	for i, a := range t.Audiences {
+		if a == "" {
+			allErrs = append(allErrs, field.Invalid(p.Child("audiences").Index(i), a, "must not be empty"))
+		}
+	}
+	if len(t.Issuers) == 0 {
+		allErrs = append(allErrs, field.Required(p.Child("issuers"), "the issuers whose tokens may be caller credentials"))
+	}
+	for i, name := range t.Issuers {
+		if !issuers.Has(name) {
+			allErrs = append(allErrs, field.NotFound(p.Child("issuers").Index(i), name))
+		}
+	}
+	return allErrs
+}
+
+func validateCallerAuthorization(a *CallerAuthorization, issuers sets.Set[string], p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch a.Mode {
+	case CallerAuthorizationStatic:
+		if a.Delegated != nil {
+			allErrs = append(allErrs, field.Forbidden(p.Child("delegated"), "only in mode Delegated"))
+		}
+	case CallerAuthorizationDelegated:
+		if len(a.Static) > 0 {
+			allErrs = append(allErrs, field.Forbidden(p.Child("static"), "only in mode Static"))
+		}
+		allErrs = append(allErrs, validateDelegated(a.Delegated, p.Child("delegated"))...)
+	default:
+		allErrs = append(allErrs, field.NotSupported(p.Child("mode"), a.Mode, []CallerAuthorizationMode{CallerAuthorizationStatic, CallerAuthorizationDelegated}))
+	}
+	names := sets.New[string]()
+	for i := range a.Static {
+		ip := p.Child("static").Index(i)
+		if names.Has(a.Static[i].Name) {
+			allErrs = append(allErrs, field.Duplicate(ip.Child("name"), a.Static[i].Name))
+		}
+		names.Insert(a.Static[i].Name)
+		allErrs = append(allErrs, validateCallerPolicy(&a.Static[i], issuers, ip)...)
+	}
+	return allErrs
+}
+
+func validateCallerPolicy(cp *CallerPolicy, issuers sets.Set[string], p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Label(cp.Name) {
+		allErrs = append(allErrs, field.Invalid(p.Child("name"), cp.Name, msg))
+	}
+	if len(cp.Users)+len(cp.Groups)+len(cp.URIs) == 0 {
+		allErrs = append(allErrs, field.Required(p, "at least one of users, groups and uris: a policy that matches nobody is a mistake"))
+	}
+	for i, name := range cp.Issuers {
+		if name != AllIssuers && !issuers.Has(name) {
+			allErrs = append(allErrs, field.NotFound(p.Child("issuers").Index(i), name))
+		}
+	}
+	for i, e := range cp.Endpoints {
+		if !slices.Contains(PrivilegedEndpoints, e) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("endpoints").Index(i), e, PrivilegedEndpoints))
+		}
+	}
+	return append(allErrs, validateRateLimit(cp.RateLimit, p.Child("rateLimit"))...)
+}
+
+func validateDelegated(d *DelegatedAuthorization, p *field.Path) field.ErrorList {
+	if d == nil {
+		return field.ErrorList{field.Required(p, "mode Delegated needs the cluster to ask")}
+	}
+	var allErrs field.ErrorList
+	if (d.Kubeconfig == "") == !d.InCluster {
+		allErrs = append(allErrs, field.Invalid(p.Child("kubeconfig"), d.Kubeconfig, "set exactly one of kubeconfig and inCluster"))
+	}
+	allErrs = append(allErrs, validatePositive(d.AllowCacheTTL.Duration, p.Child("allowCacheTTL"))...)
+	allErrs = append(allErrs, validatePositive(d.DenyCacheTTL.Duration, p.Child("denyCacheTTL"))...)
+	return append(allErrs, validateRateLimit(d.RateLimit, p.Child("rateLimit"))...)
+}
+
+func validateRateLimit(r *RateLimit, p *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	if r.QPS <= 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("qps"), r.QPS, "must be positive"))
+	}
+	if r.Burst < 1 {
+		allErrs = append(allErrs, field.Invalid(p.Child("burst"), r.Burst, "must be positive"))
+	}
+	return allErrs
+}
