@@ -48,7 +48,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.server.TLSCertFile, "tls-cert-file", "", "PEM serving certificate, reloaded on change (overrides server.tlsCertFile)")
 	fs.StringVar(&o.server.TLSPrivateKeyFile, "tls-private-key-file", "", "PEM serving key (overrides server.tlsPrivateKeyFile)")
 	fs.StringVar(&o.server.ClientCAFile, "client-ca-file", "", "PEM CA bundle that callers' client certificates must chain to, reloaded on change (overrides server.clientCAFile)")
-	fs.BoolVar(&o.profiling, "profiling", false, "serve /debug/pprof/ to callers with a client certificate")
+	fs.BoolVar(&o.profiling, "profiling", false, "serve /debug/pprof/ to callers granted /debug/pprof (callers.authorization)")
 	logsapi.AddFlags(o.logging, fs)
 }
 
