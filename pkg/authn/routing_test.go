@@ -156,6 +156,36 @@ func TestChainRouting(t *testing.T) {
 	}
 }
 
+// TestChainAnsweredBy: the issuer of a cached authenticated answer, for
+// the audiences it was cached for and in any spelling the chain accepts;
+// nothing before the review, for a refused token, or for other audiences.
+func TestChainAnsweredBy(t *testing.T) {
+	c := newChain(t, federation(t))
+	for _, tc := range routingCases {
+		t.Run(tc.name, func(t *testing.T) {
+			token := tc.token(t)
+			if got := c.AnsweredBy(token, nil); got != "" {
+				t.Fatalf("got %q before any review, want none", got)
+			}
+			_, _, _ = c.AuthenticateToken(context.Background(), token)
+
+			want := tc.wantIssuer
+			if tc.wantErr != nil {
+				want = ""
+			}
+			if got := c.AnsweredBy(token, nil); got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+			if got := c.AnsweredBy(" "+token+"\n", nil); got != want {
+				t.Errorf("got %q for the token with surrounding whitespace, want %q", got, want)
+			}
+			if got := c.AnsweredBy(token, []string{"https://other.test"}); got != "" {
+				t.Errorf("got %q for audiences it was not reviewed for, want none", got)
+			}
+		})
+	}
+}
+
 // New fails for what validation cannot see: unreadable files and keys.
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, tc := range []struct {

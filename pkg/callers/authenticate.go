@@ -2,6 +2,7 @@ package callers
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"slices"
 
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/utils/lru"
 
 	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
@@ -45,24 +47,62 @@ func NewAuthenticator(verifyOpts VerifyOptionsFunc, tokens *TokenOptions) authen
 // certAuthenticator maps a handshake-verified certificate with
 // kube-apiserver's own conversion (CN -> user, O -> groups) and adds the URI
 // SANs. Verification is not repeated per request: callers.VerifyConnection
-// did it once for the connection, which the review benchmark needs.
+// did it once for the connection, which the review benchmark needs. Nor is
+// the conversion: see certUsers.
 func certAuthenticator(verifyOpts VerifyOptionsFunc) authenticator.Request {
+	users := newCertUsers(maxCertUsers)
 	return authenticator.RequestFunc(func(r *http.Request) (*authenticator.Response, bool, error) {
 		if _, ok := verifyOpts(); !ok || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			return nil, false, nil
 		}
-		resp, ok, err := x509request.CommonNameUserConversion.User(r.TLS.PeerCertificates)
-		if !ok || err != nil {
-			return nil, ok, err
-		}
-		if uris := r.TLS.PeerCertificates[0].URIs; len(uris) > 0 {
-			u := resp.User.(*user.DefaultInfo)
-			for _, uri := range uris {
-				u.Extra[URISANExtraKey] = append(u.Extra[URISANExtraKey], uri.String())
-			}
-		}
-		return resp, true, nil
+		return users.user(r.TLS.PeerCertificates)
 	})
+}
+
+// maxCertUsers bounds the converted certificates kept: about the number of
+// callers' connections open at once; beyond it a certificate is converted
+// again, which is only slower.
+const maxCertUsers = 1024
+
+// certUsers keeps the converted user of recently seen certificates, by
+// pointer. crypto/tls parses a connection's certificates once, so every
+// request on a kept-alive connection (kube-apiserver's webhook client keeps
+// them) presents the same *x509.Certificate; converting it again costs a
+// SHA-256 of the certificate (the credential ID) and half the allocations
+// of the caller layer. A pointer names one parsed certificate, which is
+// never modified, and being a key keeps it from being collected and its
+// address reused. The cached responses are shared, so they are never
+// modified either.
+type certUsers struct {
+	cache *lru.Cache
+}
+
+func newCertUsers(max int) *certUsers { return &certUsers{cache: lru.New(max)} }
+
+func (c *certUsers) user(chain []*x509.Certificate) (*authenticator.Response, bool, error) {
+	if resp, ok := c.cache.Get(chain[0]); ok {
+		return resp.(*authenticator.Response), true, nil
+	}
+	resp, ok, err := convert(chain)
+	if ok && err == nil {
+		c.cache.Add(chain[0], resp)
+	}
+	return resp, ok, err
+}
+
+// convert is kube-apiserver's conversion plus the URI SANs.
+func convert(chain []*x509.Certificate) (*authenticator.Response, bool, error) {
+	resp, ok, err := x509request.CommonNameUserConversion.User(chain)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	if uris := chain[0].URIs; len(uris) > 0 {
+		u := resp.User.(*user.DefaultInfo)
+		for _, uri := range uris {
+			u.Extra[URISANExtraKey] = append(u.Extra[URISANExtraKey], uri.String())
+		}
+	}
+	return resp, true, nil
 }
 
 // tokenAuthenticator reviews a caller's own token for tokenfed's audiences

@@ -40,6 +40,7 @@ type Admission struct {
 	// AllIssuers skips per-issuer checks (and the routing they need).
 	AllIssuers bool
 	grant      grant
+	counts     *policyCounters
 }
 
 // grant answers the per-review questions for one admitted caller.

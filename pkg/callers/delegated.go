@@ -42,8 +42,11 @@ const maxLimiters = 4096
 // delegating authorizer (SubjectAccessReview with allow and deny caches),
 // as kube-rbac-proxy does.
 type delegated struct {
-	authz authorizer.Authorizer
-	rate  *v1alpha1.RateLimit
+	authz  authorizer.Authorizer
+	rate   *v1alpha1.RateLimit
+	counts *policyCounters
+	// unlimited is every caller's admission when there is no rate limit.
+	unlimited *Admission
 
 	mu       sync.Mutex
 	limiters *lru.Cache
@@ -51,7 +54,7 @@ type delegated struct {
 
 var _ decider = &delegated{}
 
-func newDelegated(cfg *v1alpha1.DelegatedAuthorization, rc *rest.Config) (*delegated, error) {
+func newDelegated(cfg *v1alpha1.DelegatedAuthorization, rc *rest.Config, m *Metrics) (*delegated, error) {
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("delegated authorization: %w", err)
@@ -65,13 +68,18 @@ func newDelegated(cfg *v1alpha1.DelegatedAuthorization, rc *rest.Config) (*deleg
 	if err != nil {
 		return nil, fmt.Errorf("delegated authorization: %w", err)
 	}
-	return &delegated{authz: authz, rate: cfg.RateLimit, limiters: lru.New(maxLimiters)}, nil
+	d := &delegated{authz: authz, rate: cfg.RateLimit, counts: m.forPolicy(policyDelegated), limiters: lru.New(maxLimiters)}
+	d.unlimited = &Admission{Policy: policyDelegated, grant: delegatedGrant{d}, counts: d.counts}
+	return d, nil
 }
 
 // admit admits every authenticated caller: whether it may review anything
 // is only known per issuer, so the per-issuer answer decides.
 func (d *delegated) admit(_ context.Context, u user.Info) (*Admission, bool, error) {
-	return &Admission{Policy: policyDelegated, Limiter: d.limiter(u.GetName()), grant: delegatedGrant{d}}, true, nil
+	if d.rate == nil {
+		return d.unlimited, true, nil
+	}
+	return &Admission{Policy: policyDelegated, Limiter: d.limiter(u.GetName()), grant: delegatedGrant{d}, counts: d.counts}, true, nil
 }
 
 func (d *delegated) endpoint(ctx context.Context, u user.Info, path string) (bool, error) {

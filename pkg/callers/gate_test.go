@@ -24,7 +24,7 @@ import (
 
 // certFor issues a client certificate from ca with CN cn, O orgs and an
 // optional URI SAN.
-func certFor(t *testing.T, ca *devcerts.CA, cn string, orgs []string, uri string) *x509.Certificate {
+func certFor(t testing.TB, ca *devcerts.CA, cn string, orgs []string, uri string) *x509.Certificate {
 	t.Helper()
 	certPEM, _, err := ca.Issue(cn, orgs, nil, 3600e9)
 	if err != nil {
@@ -43,8 +43,18 @@ func certFor(t *testing.T, ca *devcerts.CA, cn string, orgs []string, uri string
 }
 
 // fakeRouter routes "hub-*" tokens to hub and "edge-*" to edge, and
-// counts calls.
+// counts calls. Tokens named "cached-ISSUER-*" have an authenticated
+// answer of ISSUER cached, so they are not routed.
 type fakeRouter struct{ calls int }
+
+func (f *fakeRouter) AnsweredBy(token string, _ []string) string {
+	rest, found := strings.CutPrefix(token, "cached-")
+	if !found {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "-")
+	return name
+}
 
 func (f *fakeRouter) IssuerOf(token string) string {
 	f.calls++
@@ -141,6 +151,8 @@ var reviewCases = []struct {
 	{name: "member-a, hub token", cn: "member-a", token: "hub-tok", wantRouting: 1},
 	{name: "member-a, edge token: no grant, no verification", cn: "member-a", token: "edge-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
 	{name: "member-a, a token no issuer takes goes on to be refused by the chain", cn: "member-a", token: "nobody", wantRouting: 1},
+	{name: "member-a, a cached answer of hub: no routing", cn: "member-a", token: "cached-hub-tok"},
+	{name: "member-a, a cached answer of edge: no grant, no routing", cn: "member-a", token: "cached-edge-tok", wantCheck: ErrIssuerNotGranted},
 	{name: "SPIFFE ID, every issuer, without routing", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://app.example"}},
 	{name: "SPIFFE ID, an audience it was not granted", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://other.example"}, wantCheck: ErrAudienceNotGranted},
 	{name: "SPIFFE ID, no audiences at all", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", wantCheck: ErrAudienceNotGranted},

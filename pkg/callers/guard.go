@@ -11,10 +11,16 @@ import (
 // handler answers 503, as for an unavailable upstream.
 var ErrAuthorizationUnavailable = errors.New("caller authorization is unavailable")
 
-// IssuerRouter names the issuer a token would be routed to, without any
-// cryptography or I/O, or "" when none would take it. *authn.Chain
-// implements it.
+// IssuerRouter names the issuer a review of a token would be answered by.
+// *authn.Chain implements it.
 type IssuerRouter interface {
+	// AnsweredBy names the issuer whose authenticated answer for token and
+	// audiences is cached, or "" when none is. It is one cache lookup.
+	AnsweredBy(token string, audiences []string) string
+	// IssuerOf names the issuer a token would be routed to, without any
+	// cryptography or I/O, or "" when none would take it. It parses the
+	// token's header and claims strictly, which costs more than the rest of
+	// a cached review together.
 	IssuerOf(token string) string
 }
 
@@ -33,7 +39,7 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) erro
 	}
 	issuer := ""
 	if !c.adm.AllIssuers || g.audit.enabled(ctx) {
-		issuer = g.router.IssuerOf(token)
+		issuer = g.issuerOf(token, audiences)
 	}
 	if c.adm.AllIssuers || issuer == "" {
 		g.allow(ctx, c, issuer)
@@ -50,13 +56,27 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) erro
 	return nil
 }
 
+// issuerOf is the issuer whose answer a review would get: the one whose
+// answer is cached, else the one routing picks. A cached answer is checked
+// by the issuer that gave it, which is what the caller would receive; only
+// a miss (where a signature check follows anyway) pays for routing. Should
+// the entry expire between this lookup and the review's own, the chain
+// routes the token itself, to the same issuer unless two issuers share the
+// token's iss and kid.
+func (g *Gate) issuerOf(token string, audiences []string) string {
+	if issuer := g.router.AnsweredBy(token, audiences); issuer != "" {
+		return issuer
+	}
+	return g.router.IssuerOf(token)
+}
+
 func (g *Gate) allow(ctx context.Context, c *caller, issuer string) {
-	g.metrics.decision(c.adm.Policy, OutcomeAllowed)
+	c.adm.counts.allowed.Inc()
 	g.audit.decision(ctx, c.user, c.adm.Policy, issuer, OutcomeAllowed)
 }
 
 func (g *Gate) deny(ctx context.Context, c *caller, issuer, outcome string, err error) error {
-	g.metrics.decision(c.adm.Policy, outcome)
+	c.adm.counts.denied(outcome).Inc()
 	g.audit.decision(ctx, c.user, c.adm.Policy, issuer, outcome)
 	return err
 }

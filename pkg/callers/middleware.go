@@ -53,10 +53,10 @@ func NewGate(o GateOptions) (*Gate, error) {
 		g.auth = union.New(g.auth, anonymous.NewAuthenticator(nil))
 	}
 	if o.Authorization.Mode != v1alpha1.CallerAuthorizationDelegated {
-		g.decider = newStatic(o.Authorization.Static)
+		g.decider = newStatic(o.Authorization.Static, o.Metrics)
 		return g, nil
 	}
-	d, err := newDelegated(o.Authorization.Delegated, o.Delegated)
+	d, err := newDelegated(o.Authorization.Delegated, o.Delegated, o.Metrics)
 	g.decider = d
 	return g, err
 }
@@ -98,7 +98,7 @@ func (g *Gate) Reviews(next http.Handler) http.Handler {
 			return
 		}
 		if adm.Limiter != nil && !allowNow(w, adm) {
-			g.metrics.decision(adm.Policy, OutcomeThrottled)
+			adm.counts.throttled.Inc()
 			g.audit.refused(r.Context(), u, adm.Policy, OutcomeThrottled)
 			writeStatus(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, "this caller is over its rate limit")
 			return

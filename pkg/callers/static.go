@@ -17,6 +17,8 @@ const policyAny = "any"
 // static decides from the configured list; first match wins.
 type static struct {
 	policies []*staticPolicy
+	// any admits every caller when the list is empty.
+	any *Admission
 }
 
 type staticPolicy struct {
@@ -26,12 +28,15 @@ type staticPolicy struct {
 
 var _ decider = &static{}
 
-func newStatic(list []v1alpha1.CallerPolicy) *static {
+func newStatic(list []v1alpha1.CallerPolicy, m *Metrics) *static {
 	s := &static{}
 	for _, cp := range list {
 		p := &staticPolicy{cfg: cp}
-		p.admission = Admission{Policy: cp.Name, Limiter: limiter(cp.RateLimit), AllIssuers: slices.Contains(cp.Issuers, v1alpha1.AllIssuers), grant: p}
+		p.admission = Admission{Policy: cp.Name, Limiter: limiter(cp.RateLimit), AllIssuers: slices.Contains(cp.Issuers, v1alpha1.AllIssuers), grant: p, counts: m.forPolicy(cp.Name)}
 		s.policies = append(s.policies, p)
+	}
+	if len(list) == 0 {
+		s.any = &Admission{Policy: policyAny, AllIssuers: true, grant: anyGrant{}, counts: m.forPolicy(policyAny)}
 	}
 	return s
 }
@@ -44,11 +49,9 @@ func limiter(r *v1alpha1.RateLimit) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(r.QPS), int(r.Burst))
 }
 
-var anyAdmission = &Admission{Policy: policyAny, AllIssuers: true, grant: anyGrant{}}
-
 func (s *static) admit(_ context.Context, u user.Info) (*Admission, bool, error) {
-	if len(s.policies) == 0 {
-		return anyAdmission, true, nil
+	if s.any != nil {
+		return s.any, true, nil
 	}
 	p := s.match(u)
 	if p == nil || len(p.cfg.Issuers) == 0 {

@@ -66,7 +66,7 @@ func New(next AuthenticateFunc, opts Options) *Cache {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails on Linux ≥ 3.17
 	c := &Cache{next: next, opts: opts, shards: make([]*shard, shardCount)}
-	c.hashPool.New = func() any { return hmac.New(sha256.New, key) }
+	c.hashPool.New = func() any { return &keyHash{Hash: hmac.New(sha256.New, key)} }
 	perShard := max(1, opts.MaxEntries/shardCount)
 	for i := range c.shards {
 		c.shards[i] = newShard(perShard)
@@ -86,6 +86,15 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 	c.opts.Metrics.miss()
 	r := c.compute(ctx, auds, key, token)
 	return r.Response, r.OK, r.Err
+}
+
+// Lookup returns the cached result for token and auds, if there is one,
+// without computing it on a miss and without counting a hit or a miss:
+// it lets a caller's grant be checked against the issuer that answered,
+// before the review itself looks the token up again.
+func (c *Cache) Lookup(auds authenticator.Audiences, token string) (Result, bool) {
+	key := c.keyFor(auds, token)
+	return c.shardFor(key).get(key, c.opts.Clock.Now())
 }
 
 // compute runs next once for all concurrent identical lookups. The shared
@@ -127,28 +136,36 @@ func (c *Cache) store(key [32]byte, r Result) {
 	}
 }
 
+// keyHash is a pooled HMAC with room for a length prefix and a sum: a
+// local buffer passed to an interface method would escape to the heap, an
+// allocation per prefix on every lookup.
+type keyHash struct {
+	hash.Hash
+	n   [8]byte
+	sum [sha256.Size]byte
+}
+
 // keyFor is HMAC(audiences, token) with length prefixes, so that no
 // (audiences, token) pair can collide with another by concatenation.
 func (c *Cache) keyFor(auds authenticator.Audiences, token string) [32]byte {
-	h := c.hashPool.Get().(hash.Hash)
+	h := c.hashPool.Get().(*keyHash)
 	defer c.hashPool.Put(h)
 	h.Reset()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(auds)))
-	h.Write(n[:])
+	h.writeLen(len(auds))
 	for _, a := range auds {
-		writeLenPrefixed(h, a)
+		h.writeLenPrefixed(a)
 	}
-	writeLenPrefixed(h, token)
-	var key [32]byte
-	h.Sum(key[:0])
-	return key
+	h.writeLenPrefixed(token)
+	return [32]byte(h.Sum(h.sum[:0]))
 }
 
-func writeLenPrefixed(h hash.Hash, s string) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-	h.Write(n[:])
+func (h *keyHash) writeLen(n int) {
+	binary.BigEndian.PutUint64(h.n[:], uint64(n))
+	h.Write(h.n[:])
+}
+
+func (h *keyHash) writeLenPrefixed(s string) {
+	h.writeLen(len(s))
 	// A hash neither keeps nor modifies its input, so the token's bytes are
 	// lent to it instead of copied: a kilobyte per cache lookup otherwise.
 	h.Write(unsafe.Slice(unsafe.StringData(s), len(s)))

@@ -1,0 +1,173 @@
+package callers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/authn"
+	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
+)
+
+// benchIssuers are two service-account issuers with inline keys: hub is
+// granted, edge is configured but not, so a grant of [hub] has to be
+// checked per review.
+const (
+	benchHubURL  = "https://hub.bench.test"
+	benchEdgeURL = "https://edge.bench.test"
+	benchKid     = "bench"
+)
+
+// benchChain is tokenfed's real chain over the two issuers.
+func benchChain(b *testing.B, key *rsa.PrivateKey) *authn.Chain {
+	b.Helper()
+	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: benchKid, Use: "sig", Algorithm: "RS256"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &v1alpha1.Configuration{
+		Server:  v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key", ClientCAFile: "ca.crt"},
+		Callers: v1alpha1.Callers{Tokens: &v1alpha1.CallerTokens{Audiences: []string{"tokenfed"}, Issuers: []string{"hub"}}},
+		Issuers: []v1alpha1.Issuer{
+			{Name: "hub", URL: benchHubURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: string(doc)}},
+			{Name: "edge", URL: benchEdgeURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: string(doc)}},
+		},
+	}
+	v1alpha1.SetDefaults(cfg)
+	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
+		b.Fatal(errs.ToAggregate())
+	}
+	c, err := authn.New(context.Background(), cfg, prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// benchToken is a pod-bound service-account token of the hub, about the
+// size kube-apiserver mints (1.1 KB).
+func benchToken(b *testing.B, key *rsa.PrivateKey, aud string) string {
+	b.Helper()
+	now := time.Now()
+	payload, err := json.Marshal(map[string]any{
+		"iss": benchHubURL, "sub": "system:serviceaccount:bench:app", "aud": []string{aud},
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "6f1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+		"kubernetes.io": map[string]any{
+			"namespace":      "bench",
+			"node":           map[string]any{"name": "node-1", "uid": "0f0e0d0c-0b0a-4908-8706-050403020100"},
+			"pod":            map[string]any{"name": "app-5d8f7c9b6d-x2x7q", "uid": "8a1f0e2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"},
+			"serviceaccount": map[string]any{"name": "app", "uid": "6b1e6f1c-0000-4000-8000-000000000001"},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := jwstest.Sign(key, jose.RS256, benchKid, string(payload), map[string]any{"typ": "JWT"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok
+}
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header       { return d.h }
+func (*discard) Write(p []byte) (int, error) { return len(p), nil }
+func (*discard) WriteHeader(int)             {}
+
+// BenchmarkCachedReview is what the callers layer adds to a cached review,
+// as the review handler runs it: Gate.Reviews, Gate.Check, then the chain
+// (a cache hit). HTTP and JSON are left out; test/bench measures them.
+// The certificate is the same *x509.Certificate on every request, as on
+// one kept-alive connection.
+func BenchmarkCachedReview(b *testing.B) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ca, err := devcerts.NewCA("bench-ca", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	clientCA := func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{Roots: pool}, true }
+	cert := certFor(b, ca, "kube-apiserver", []string{"tokenfed:callers"}, "")
+	grants := v1alpha1.CallerAuthorization{Mode: v1alpha1.CallerAuthorizationStatic, Static: []v1alpha1.CallerPolicy{
+		{Name: "member", Users: []string{"kube-apiserver"}, Issuers: []string{"hub"}},
+		{Name: "app", Users: []string{"hub:system:serviceaccount:bench:app"}, Issuers: []string{"hub"}},
+	}}
+	for _, bc := range []struct {
+		name   string
+		gate   bool
+		authz  v1alpha1.CallerAuthorization
+		cert   *x509.Certificate
+		bearer bool
+	}{
+		{name: "no gate", cert: cert},
+		{name: "certificate, every issuer", gate: true, authz: v1alpha1.CallerAuthorization{Mode: v1alpha1.CallerAuthorizationStatic}, cert: cert},
+		{name: "certificate, issuer grant", gate: true, authz: grants, cert: cert},
+		{name: "bearer, issuer grant", gate: true, authz: grants, bearer: true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			chain := benchChain(b, key)
+			token := benchToken(b, key, benchHubURL)
+			bearer := ""
+			if bc.bearer {
+				bearer = benchToken(b, key, "tokenfed")
+			}
+			gate, err := NewGate(GateOptions{
+				ClientCA:      clientCA,
+				Tokens:        &TokenOptions{Reviewer: chain, Audiences: authenticator.Audiences{"tokenfed"}, Issuers: []string{"hub"}},
+				Authorization: bc.authz, Router: chain, Metrics: NewMetrics(prometheus.NewRegistry()),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			review := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if bc.gate {
+					if err := gate.Check(r.Context(), token, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, ok, err := chain.AuthenticateToken(r.Context(), token); !ok {
+					b.Fatalf("got %v, want the token authenticated", err)
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			h := http.Handler(review)
+			if bc.gate {
+				h = gate.Reviews(review)
+			}
+			req := request(bc.cert, "")
+			// bearertoken removes the header it accepted: set it again for
+			// every request, as a new request would carry it.
+			auth := []string{"Bearer " + bearer}
+			w := &discard{h: http.Header{}}
+			serve := func() {
+				if bearer != "" {
+					req.Header["Authorization"] = auth
+				}
+				h.ServeHTTP(w, req)
+			}
+			serve() // fills the cache with both tokens
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				serve()
+			}
+		})
+	}
+}
