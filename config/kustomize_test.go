@@ -33,6 +33,7 @@ var goTypes = map[string]func() any{
 	"Service":             func() any { return &corev1.Service{} },
 	"Deployment":          func() any { return &appsv1.Deployment{} },
 	"PodDisruptionBudget": func() any { return &policyv1.PodDisruptionBudget{} },
+	"ClusterRole":         func() any { return &rbacv1.ClusterRole{} },
 	"ClusterRoleBinding":  func() any { return &rbacv1.ClusterRoleBinding{} },
 	"Issuer":              func() any { return &cmapi.Issuer{} },
 	"Certificate":         func() any { return &cmapi.Certificate{} },
@@ -115,6 +116,10 @@ func TestKustomizeBuilds(t *testing.T) {
 			"ClusterRoleBinding/tokenfed-upstream:service-account-issuer-discovery",
 			"Namespace/tokenfed-system", "ServiceAccount/tokenfed-upstream",
 		}},
+		{dir: "delegated-authz", wantObjects: []string{
+			"ClusterRole/tokenfed:delegated-authorization", "ClusterRole/tokenfed:metrics-reader", "ClusterRole/tokenfed:review:hub",
+			"ClusterRoleBinding/tokenfed:delegated-authorization", "ClusterRoleBinding/tokenfed:metrics-reader", "ClusterRoleBinding/tokenfed:review:hub",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
@@ -155,7 +160,7 @@ func checkManifest(m manifest) error {
 	if err := yaml.UnmarshalStrict(m.data, newObj()); err != nil {
 		return err
 	}
-	namespaced := m.kind != "Namespace" && m.kind != "ClusterRoleBinding"
+	namespaced := m.kind != "Namespace" && m.kind != "ClusterRole" && m.kind != "ClusterRoleBinding"
 	if namespaced && m.namespace != namespace {
 		return fmt.Errorf("got namespace %q, want %q", m.namespace, namespace)
 	}
