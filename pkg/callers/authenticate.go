@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
@@ -41,7 +42,9 @@ func NewAuthenticator(verifyOpts VerifyOptionsFunc, tokens *TokenOptions) authen
 	if tokens != nil {
 		auths = append(auths, bearertoken.New(tokenAuthenticator(*tokens)))
 	}
-	return union.New(auths...)
+	// As kube-apiserver does for every authenticated request, so a
+	// SubjectAccessReview or a policy can name system:authenticated.
+	return group.NewAuthenticatedGroupAdder(union.New(auths...))
 }
 
 // certAuthenticator maps a handshake-verified certificate with

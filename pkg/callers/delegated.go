@@ -19,8 +19,9 @@ import (
 )
 
 // SubjectAccessReview attributes of a review: "may review tokens of issuer
-// NAME". A Role reads: apiGroups [tokenfed.io], resources [issuers],
-// resourceNames [hub], verbs [review].
+// NAME". The review names no namespace, so only cluster-wide grants count:
+// a ClusterRole with apiGroups [tokenfed.io], resources [issuers],
+// resourceNames [hub], verbs [review], bound by a ClusterRoleBinding.
 const (
 	APIGroup   = v1alpha1.GroupName
 	Resource   = "issuers"
