@@ -93,8 +93,17 @@ func (c *certUsers) user(chain []*x509.Certificate) (*authenticator.Response, bo
 	return resp, ok, err
 }
 
-// convert is kube-apiserver's conversion plus the URI SANs.
+// convert is kube-apiserver's conversion plus the URI SANs, passed through
+// the same group adder as every caller: done once here, the adder of
+// NewAuthenticator finds system:authenticated and passes the remembered
+// user on instead of copying it on every request.
 func convert(chain []*x509.Certificate) (*authenticator.Response, bool, error) {
+	return group.NewAuthenticatedGroupAdder(authenticator.RequestFunc(func(*http.Request) (*authenticator.Response, bool, error) {
+		return convertCert(chain)
+	})).AuthenticateRequest(nil)
+}
+
+func convertCert(chain []*x509.Certificate) (*authenticator.Response, bool, error) {
 	resp, ok, err := x509request.CommonNameUserConversion.User(chain)
 	if !ok || err != nil {
 		return nil, ok, err

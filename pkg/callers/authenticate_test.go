@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 )
@@ -32,8 +33,8 @@ func TestCertUsers(t *testing.T) {
 	wantA := func(resp *authenticator.Response) {
 		t.Helper()
 		u := resp.User
-		if u.GetName() != "member-a" || !slices.Equal(u.GetGroups(), []string{"members"}) || !slices.Equal(u.GetExtra()[URISANExtraKey], []string{"spiffe://corp/member-a"}) {
-			t.Errorf("got %q %v %v, want member-a [members] [spiffe://corp/member-a]", u.GetName(), u.GetGroups(), u.GetExtra()[URISANExtraKey])
+		if u.GetName() != "member-a" || !slices.Equal(u.GetGroups(), []string{"members", user.AllAuthenticated}) || !slices.Equal(u.GetExtra()[URISANExtraKey], []string{"spiffe://corp/member-a"}) {
+			t.Errorf("got %q %v %v, want member-a [members system:authenticated] [spiffe://corp/member-a]", u.GetName(), u.GetGroups(), u.GetExtra()[URISANExtraKey])
 		}
 	}
 
