@@ -79,12 +79,22 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 // one spelling of it: surrounding whitespace is trimmed, and an ECDSA
 // signature, which anyone can re-spell, is put in its low-S form.
 func (c *Chain) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
-	token, err := route.Canonical(token)
+	token, err := canonical(token)
 	if err != nil {
 		c.metrics.outcome("", "rejected")
 		return nil, false, err
 	}
-	return c.cache.AuthenticateToken(ctx, route.CanonicalSignature(token))
+	return c.cache.AuthenticateToken(ctx, token)
+}
+
+// canonical is the one spelling of token that the cache key, routing and
+// verification see.
+func canonical(token string) (string, error) {
+	token, err := route.Canonical(token)
+	if err != nil {
+		return "", err
+	}
+	return route.CanonicalSignature(token), nil
 }
 
 // authenticate runs on a cache miss: route, then the one issuer decides.
@@ -132,28 +142,36 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, tok
 	return r
 }
 
-// IssuerOf names the issuer a review of token would go to (the opaque
-// upstream's issuer for an opaque token), or "" when none would take it.
-// It does no cryptography and no I/O: callers' grants are checked with it
-// before anything is verified on their behalf.
-func (c *Chain) IssuerOf(token string) string {
-	token, err := route.Canonical(token)
+// IssuersOf names the issuers a review of token could go to: the opaque
+// upstream's issuer for an opaque token, the routed issuer for a JWT, or,
+// while its kid does not decide yet, every issuer sharing its iss. Nil
+// means none would take it. It does no cryptography and no I/O: callers'
+// grants are checked with it before anything is fetched or verified on
+// their behalf.
+func (c *Chain) IssuersOf(token string) []string {
+	token, err := canonical(token)
 	if err != nil {
-		return ""
+		return nil
 	}
-	is, _, err := c.route(token)
-	if err != nil {
-		return ""
+	h, err := route.Peek(token)
+	switch {
+	case errors.Is(err, route.ErrNotJWT):
+		if c.opaque == nil || route.CheckOpaque(token) != nil {
+			return nil
+		}
+		return []string{c.opaque.name}
+	case err != nil:
+		return nil
 	}
-	return is.name
+	return c.router.Candidates(h)
 }
 
 // AnsweredBy names the issuer whose authenticated answer for token and
 // audiences is cached, or "" when none is (a miss, or a cached failure).
-// It costs one cache lookup, a fraction of IssuerOf's strict parsing, and
+// It costs one cache lookup, a fraction of IssuersOf's strict parsing, and
 // it is exact: a review that finds the entry gets that issuer's answer.
 func (c *Chain) AnsweredBy(token string, audiences []string) string {
-	token, err := route.Canonical(token)
+	token, err := canonical(token)
 	if err != nil {
 		return ""
 	}

@@ -56,13 +56,17 @@ func (f *fakeRouter) AnsweredBy(token string, _ []string) string {
 	return name
 }
 
-func (f *fakeRouter) IssuerOf(token string) string {
+func (f *fakeRouter) IssuersOf(token string) []string {
 	f.calls++
 	name, _, found := strings.Cut(token, "-")
-	if !found {
-		return ""
+	switch {
+	case !found:
+		return nil
+	case name == "shared":
+		// A kid the issuers sharing an iss have yet to settle.
+		return []string{"hub", "edge"}
 	}
-	return name
+	return []string{name}
 }
 
 // fakeChain accepts "caller-ok" for tokenfed's audience as a token of
@@ -150,6 +154,7 @@ var reviewCases = []struct {
 	{name: "a policy with endpoints only", cn: "prometheus", orgs: []string{"monitoring"}, wantCode: http.StatusForbidden},
 	{name: "member-a, hub token", cn: "member-a", token: "hub-tok", wantRouting: 1},
 	{name: "member-a, edge token: no grant, no verification", cn: "member-a", token: "edge-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
+	{name: "member-a, a token hub or edge may have to settle by refetching", cn: "member-a", token: "shared-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
 	{name: "member-a, a token no issuer takes goes on to be refused by the chain", cn: "member-a", token: "nobody", wantRouting: 1},
 	{name: "member-a, a cached answer of hub: no routing", cn: "member-a", token: "cached-hub-tok"},
 	{name: "member-a, a cached answer of edge: no grant, no routing", cn: "member-a", token: "cached-edge-tok", wantCheck: ErrIssuerNotGranted},

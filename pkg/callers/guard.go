@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrAuthorizationUnavailable means the per-issuer decision could not be
@@ -17,11 +18,12 @@ type IssuerRouter interface {
 	// AnsweredBy names the issuer whose authenticated answer for token and
 	// audiences is cached, or "" when none is. It is one cache lookup.
 	AnsweredBy(token string, audiences []string) string
-	// IssuerOf names the issuer a token would be routed to, without any
-	// cryptography or I/O, or "" when none would take it. It parses the
+	// IssuersOf names the issuers a token could be routed to, without any
+	// cryptography or I/O: one, or every issuer sharing its iss while its
+	// kid does not decide yet; nil when none would take it. It parses the
 	// token's header and claims strictly, which costs more than the rest of
 	// a cached review together.
-	IssuerOf(token string) string
+	IssuersOf(token string) []string
 }
 
 // Check decides whether the admitted caller of ctx may ask about token for
@@ -37,37 +39,43 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) erro
 	if !c.adm.grant.audiences(audiences) {
 		return g.deny(ctx, c, "", OutcomeAudienceDenied, ErrAudienceNotGranted)
 	}
-	issuer := ""
+	var issuers []string
 	if !c.adm.AllIssuers || g.audit.enabled(ctx) {
-		issuer = g.issuerOf(token, audiences)
+		issuers = g.issuersOf(token, audiences)
 	}
-	if c.adm.AllIssuers || issuer == "" {
+	issuer := strings.Join(issuers, ",")
+	if c.adm.AllIssuers || len(issuers) == 0 {
 		g.allow(ctx, c, issuer)
 		return nil
 	}
-	ok, err := c.adm.grant.issuer(ctx, c.user, issuer)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: %v", ErrAuthorizationUnavailable, err)
-	case !ok:
-		return g.deny(ctx, c, issuer, OutcomeIssuerDenied, ErrIssuerNotGranted)
+	// Every issuer the token could reach must be granted: when routing is
+	// not settled yet (a kid the issuers sharing an iss must refetch), any
+	// of them may end up verifying it.
+	for _, name := range issuers {
+		ok, err := c.adm.grant.issuer(ctx, c.user, name)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: %v", ErrAuthorizationUnavailable, err)
+		case !ok:
+			return g.deny(ctx, c, issuer, OutcomeIssuerDenied, ErrIssuerNotGranted)
+		}
 	}
 	g.allow(ctx, c, issuer)
 	return nil
 }
 
-// issuerOf is the issuer whose answer a review would get: the one whose
+// issuersOf is the issuer whose answer a review would get: the one whose
 // answer is cached, else the one routing picks. A cached answer is checked
 // by the issuer that gave it, which is what the caller would receive; only
 // a miss (where a signature check follows anyway) pays for routing. Should
 // the entry expire between this lookup and the review's own, the chain
 // routes the token itself, to the same issuer unless two issuers share the
 // token's iss and kid.
-func (g *Gate) issuerOf(token string, audiences []string) string {
+func (g *Gate) issuersOf(token string, audiences []string) []string {
 	if issuer := g.router.AnsweredBy(token, audiences); issuer != "" {
-		return issuer
+		return []string{issuer}
 	}
-	return g.router.IssuerOf(token)
+	return g.router.IssuersOf(token)
 }
 
 func (g *Gate) allow(ctx context.Context, c *caller, issuer string) {

@@ -145,7 +145,7 @@ func TestHandlerBoundsAudiences(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 
-			NewHandler(auth, 1<<20, "", nil).ServeHTTP(rec, req)
+			NewHandler(auth, nil, 1<<20, "", nil).ServeHTTP(rec, req)
 
 			if rec.Code != tc.wantCode {
 				t.Fatalf("got HTTP %d %s, want %d", rec.Code, rec.Body, tc.wantCode)

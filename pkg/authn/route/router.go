@@ -263,3 +263,29 @@ func sharedByNature(iss string) bool {
 	return host == "kubernetes" || host == "kubernetes.default" || host == "kubernetes.default.svc" ||
 		strings.HasPrefix(host, "kubernetes.default.svc.")
 }
+
+// Candidates names the issuers that a token with header h could be routed
+// to, as the keys are now, without any fetch: the one Route would pick, or,
+// when its kid does not decide yet, every issuer sharing its iss. Nil means
+// no issuer would take the token. Callers' grants are checked against it
+// before anything is fetched or verified on their behalf.
+func (r *Router) Candidates(h Header) []string {
+	iss := canonicalIssuer(h.Issuer)
+	candidates := r.byIssuer[iss]
+	if len(candidates) == 0 {
+		return nil
+	}
+	if r.byKid[iss] && h.Kid != "" {
+		if name, _, err := byKid(candidates, h.Kid); err == nil {
+			return []string{name}
+		}
+	}
+	if !r.byKid[iss] {
+		return []string{candidates[0].Name}
+	}
+	names := make([]string, len(candidates))
+	for i, c := range candidates {
+		names[i] = c.Name
+	}
+	return names
+}
