@@ -84,7 +84,20 @@ func (d *delegated) admit(_ context.Context, u user.Info) (*Admission, bool, err
 }
 
 func (d *delegated) endpoint(ctx context.Context, u user.Info, path string) (bool, error) {
-	return d.allowed(ctx, authorizer.AttributesRecord{User: u, Verb: "get", Path: path})
+	return d.allowed(ctx, authorizer.AttributesRecord{User: u, Verb: "get", Path: delegatedPath(path)})
+}
+
+// ReadyzDetailsPath is the non-resource path asked about for /readyz
+// details in Delegated mode. Not "/readyz": Kubernetes' default ClusterRole
+// system:public-info-viewer grants get /readyz to every authenticated and
+// unauthenticated user, which would hand the details to anyone.
+const ReadyzDetailsPath = "/readyz/verbose"
+
+func delegatedPath(path string) string {
+	if path == "/readyz" {
+		return ReadyzDetailsPath
+	}
+	return path
 }
 
 func (d *delegated) allowed(ctx context.Context, attrs authorizer.AttributesRecord) (bool, error) {

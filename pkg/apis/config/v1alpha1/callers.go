@@ -36,7 +36,7 @@ func validateCallerCredentials(c *Configuration, p *field.Path) field.ErrorList 
 	hasCredential := c.Server.ClientCAFile != "" || c.Callers.Tokens != nil
 	switch {
 	case !hasCredential && !c.Callers.AllowAnonymous:
-		return field.ErrorList{field.Required(p.Child("allowAnonymous"), "no caller credential is configured (server.clientCAFile, callers.tokens): anyone who can reach the port could ask; set allowAnonymous: true to accept that")}
+		return field.ErrorList{field.Required(p.Child("allowAnonymous"), "no caller credential is configured: set server.clientCAFile (callers present client certificates) or callers.tokens (callers send their own tokens); only on a network you trust, allowAnonymous: true lets anyone who can reach the port ask")}
 	case hasCredential && c.Callers.AllowAnonymous:
 		return field.ErrorList{field.Forbidden(p.Child("allowAnonymous"), "callers can authenticate (server.clientCAFile or callers.tokens); anonymous callers would bypass that")}
 	}
@@ -114,7 +114,7 @@ func validateCallerPolicy(cp *CallerPolicy, issuers sets.Set[string], p *field.P
 
 func validateDelegated(d *DelegatedAuthorization, p *field.Path) field.ErrorList {
 	if d == nil {
-		return field.ErrorList{field.Required(p, "mode Delegated needs the cluster to ask")}
+		return field.ErrorList{field.Required(p, "mode Delegated needs the cluster to ask: set delegated.inCluster: true or delegated.kubeconfig")}
 	}
 	var allErrs field.ErrorList
 	if (d.Kubeconfig == "") == !d.InCluster {
