@@ -150,12 +150,20 @@ func (w *walkthrough) printTryIt() {
 	fmt.Printf(`
 ==> The federation is running. Try it yourself:
 
-  hub admin:          kubectl --kubeconfig %s get serviceaccounts -A
-  member admin:       kubectl --kubeconfig %s get rolebindings -n default
-  member as hub/app:  kubectl --kubeconfig %s auth whoami
-  tokenfed:           %s  (readiness: curl --cacert %s '%s/readyz?verbose')
-  tokenfed log:       %s
+  hub admin:          kubectl --kubeconfig %[1]s get serviceaccounts -A
+  member admin:       kubectl --kubeconfig %[2]s get rolebindings -n default
+  member as hub/app:  kubectl --kubeconfig %[3]s auth whoami
+  tokenfed readiness: curl --cacert %[4]s %[5]s '%[6]s/readyz?verbose'
+  tokenfed metrics:   curl --cacert %[4]s %[5]s %[6]s/metrics
+  tokenfed log:       %[7]s
 
 Press Ctrl-C to stop everything and clean up.
-`, w.f.Hub.Kubeconfig, w.f.Member.Kubeconfig, w.memberAnon, w.f.Tokenfed.URL, w.f.Tokenfed.Certs.CACert, w.f.Tokenfed.URL, w.f.Tokenfed.LogFile)
+`, w.f.Hub.Kubeconfig, w.f.Member.Kubeconfig, w.memberAnon, w.f.Tokenfed.Certs.CACert, w.callerCert(), w.f.Tokenfed.URL, w.f.Tokenfed.LogFile)
+}
+
+// callerCert is the curl flags of the client certificate the member uses:
+// /readyz details and /metrics are for authenticated callers only.
+func (w *walkthrough) callerCert() string {
+	c := w.f.Tokenfed.Certs
+	return fmt.Sprintf("--cert %s --key %s", c.ClientCert, c.ClientKey)
 }
