@@ -30,6 +30,11 @@ type TokenOptions struct {
 	Audiences authenticator.Audiences
 	// Issuers whose tokens may be caller credentials, by name.
 	Issuers []string
+	// Router names a token's issuers without cryptography or I/O, so that a
+	// token of any other issuer is refused before the Reviewer verifies it
+	// or asks an upstream about it: an unauthenticated request must cost no
+	// more than that.
+	Router IssuerRouter
 }
 
 // NewAuthenticator returns the caller authenticator: a client certificate
@@ -118,9 +123,14 @@ func convertCert(chain []*x509.Certificate) (*authenticator.Response, bool, erro
 }
 
 // tokenAuthenticator reviews a caller's own token for tokenfed's audiences
-// and accepts it only from the listed issuers.
+// and accepts it only from the listed issuers. Which issuers the token could
+// reach is settled first, from the cache or by routing alone, so a token of
+// another issuer costs no signature check, key fetch or upstream call.
 func tokenAuthenticator(o TokenOptions) authenticator.Token {
 	return authenticator.TokenFunc(func(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+		if !o.mayBeCallerToken(token) {
+			return nil, false, nil
+		}
 		resp, ok, err := o.Reviewer.AuthenticateToken(authenticator.WithAudiences(ctx, o.Audiences), token)
 		if !ok || err != nil {
 			return nil, false, err
@@ -131,4 +141,22 @@ func tokenAuthenticator(o TokenOptions) authenticator.Token {
 		}
 		return resp, true, nil
 	})
+}
+
+// mayBeCallerToken reports whether every issuer token could reach is one
+// whose tokens may be caller credentials.
+func (o TokenOptions) mayBeCallerToken(token string) bool {
+	if is := o.Router.AnsweredBy(token, o.Audiences); is != "" {
+		return slices.Contains(o.Issuers, is)
+	}
+	issuers := o.Router.IssuersOf(token)
+	if len(issuers) == 0 {
+		return false
+	}
+	for _, is := range issuers {
+		if !slices.Contains(o.Issuers, is) {
+			return false
+		}
+	}
+	return true
 }

@@ -130,7 +130,7 @@ func BenchmarkCachedReview(b *testing.B) {
 			}
 			gate, err := NewGate(GateOptions{
 				ClientCA:      clientCA,
-				Tokens:        &TokenOptions{Reviewer: chain, Audiences: authenticator.Audiences{"tokenfed"}, Issuers: []string{"hub"}},
+				Tokens:        &TokenOptions{Reviewer: chain, Router: chain, Audiences: authenticator.Audiences{"tokenfed"}, Issuers: []string{"hub"}},
 				Authorization: bc.authz, Router: chain, Metrics: NewMetrics(prometheus.NewRegistry()),
 			})
 			if err != nil {

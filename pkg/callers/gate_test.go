@@ -69,6 +69,22 @@ func (f *fakeRouter) IssuersOf(token string) []string {
 	return []string{name}
 }
 
+// callerTokenRouter routes caller tokens: "caller-*" to local (whose tokens
+// may be caller credentials), "foreign-*" to edge.
+type callerTokenRouter struct{}
+
+func (callerTokenRouter) AnsweredBy(string, []string) string { return "" }
+
+func (callerTokenRouter) IssuersOf(token string) []string {
+	switch {
+	case strings.HasPrefix(token, "caller-"):
+		return []string{"local"}
+	case strings.HasPrefix(token, "foreign-"):
+		return []string{"edge"}
+	}
+	return nil
+}
+
 // fakeChain accepts "caller-ok" for tokenfed's audience as a token of
 // issuer local, and counts reviews.
 type fakeChain struct{ reviews int }
@@ -103,7 +119,7 @@ func newGate(t *testing.T, authz v1alpha1.CallerAuthorization) *gateFixture {
 	f := &gateFixture{router: &fakeRouter{}, chain: &fakeChain{}, ca: ca, metrics: NewMetrics(prometheus.NewRegistry())}
 	f.gate, err = NewGate(GateOptions{
 		ClientCA:      func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{Roots: pool}, true },
-		Tokens:        &TokenOptions{Reviewer: f.chain, Audiences: authenticator.Audiences{"tokenfed"}, Issuers: []string{"local"}},
+		Tokens:        &TokenOptions{Reviewer: f.chain, Router: callerTokenRouter{}, Audiences: authenticator.Audiences{"tokenfed"}, Issuers: []string{"local"}},
 		Authorization: authz, Router: f.router, Metrics: f.metrics,
 	})
 	if err != nil {
@@ -278,4 +294,18 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// A bearer token of an issuer whose tokens are not caller credentials is
+// refused before it is reviewed: no signature check, key fetch or upstream
+// call for a request that has not authenticated.
+func TestGateForeignBearerCostsNoReview(t *testing.T) {
+	for _, bearer := range []string{"foreign-token", "not-routable"} {
+		f := newGate(t, staticPolicies)
+		w := httptest.NewRecorder()
+		f.gate.Reviews(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, request(nil, bearer))
+		if w.Code != http.StatusUnauthorized || f.chain.reviews != 0 {
+			t.Errorf("%s: got %d with %d reviews, want 401 with 0", bearer, w.Code, f.chain.reviews)
+		}
+	}
 }
