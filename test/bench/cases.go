@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -14,10 +15,15 @@ type benchCase struct {
 	url    string
 	tls    *tls.Config
 	bodies bodySource
-	next   *atomic.Int64 // shared by the case's runs, so pooled tokens are never reused
-	server []string      // processes whose CPU and RSS the case is charged
-	noH2   bool
-	pooled bool // each token used once: runs are capped so the pool lasts
+	// authorization carries the caller's own token ("Bearer ..."); ""
+	// when the client certificate is the caller.
+	authorization string
+	next          *atomic.Int64 // shared by the case's runs, so pooled tokens are never reused
+	server        []string      // processes whose CPU and RSS the case is charged
+	noH2          bool
+	pooled        bool // each token used once: runs are capped so the pool lasts
+	// backToBack cases take turns with the ceiling (see measureTogether).
+	backToBack bool
 }
 
 // uncachedRunCap keeps the four runs of an uncached case within the pool
@@ -90,14 +96,30 @@ func bodiesOf(tokens []string) [][]byte {
 	return out
 }
 
+// Cases 2b and 2c are case 2 with caller authorization on: a policy that
+// grants the hub issuer by name, so every review's issuer is checked
+// against the grant. In 2c the caller is its own service-account token,
+// reviewed (and cached) by the same chain on every request. Case 1b is the
+// ceiling sent 2c's Authorization header, which it ignores: the share of
+// 2c's cost that is receiving a 1 KB credential over HTTP at all.
+const (
+	bearerCeilingCase = "1b ceiling, sent the bearer caller's Authorization header"
+	certCallerCase    = "2b tokenfed, cached, certificate caller granted issuer hub"
+	bearerCallerCase  = "2c tokenfed, cached, bearer caller (own token cached) granted issuer hub"
+)
+
 // cases builds every case; pools of distinct tokens back the uncached ones.
 func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 	tf := e.tokenfed.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	up := e.upstreamTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	cl := e.callersTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	apiserver := e.hub.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	return []benchCase{
-		{name: "1 ceiling: trivial HTTPS TokenReview handler", url: e.echoURL, tls: e.tfTLS, bodies: repeated(valid), server: []string{"echo"}},
-		{name: "2 tokenfed, cached (one token repeated)", url: tf, tls: e.tfTLS, bodies: repeated(valid), server: []string{"tokenfed"}},
+		{name: "1 ceiling: trivial HTTPS TokenReview handler", url: e.echoURL, tls: e.tfTLS, bodies: repeated(valid), server: []string{"echo"}, backToBack: true},
+		{name: bearerCeilingCase, url: e.echoURL, tls: e.tfTLS, authorization: "Bearer " + e.callerToken, bodies: repeated(valid), server: []string{"echo"}, backToBack: true},
+		{name: "2 tokenfed, cached (one token repeated)", url: tf, tls: e.tfTLS, bodies: repeated(valid), server: []string{"tokenfed"}, backToBack: true},
+		{name: certCallerCase, url: cl, tls: e.callersTLS, bodies: repeated(valid), server: []string{"tokenfed-callers"}, backToBack: true},
+		{name: bearerCallerCase, url: cl, tls: e.bearerTLS, authorization: "Bearer " + e.callerToken, bodies: repeated(valid), server: []string{"tokenfed-callers"}, backToBack: true},
 		{name: "3a tokenfed, uncached RS256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed"}, pooled: true},
 		{name: "3b tokenfed, uncached ES256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(esPool), server: []string{"tokenfed"}, pooled: true},
 		{name: "4a tokenfed, garbage tokens", url: tf, tls: e.tfTLS, bodies: repeated(reviewBody("garbage-not-a-token")), server: []string{"tokenfed"}},
@@ -108,25 +130,62 @@ func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 	}
 }
 
+func (c *benchCase) target() target {
+	return target{url: c.url, tls: c.tls, bodies: c.bodies, authorization: c.authorization}
+}
+
 // measure runs one case at one protocol and concurrency.
-func (e *env) measure(c benchCase, h2 bool, conc int, d time.Duration) (result, error) {
-	before, err := e.cpu(c.server)
+func (e *env) measure(c *benchCase, h2 bool, conc int, d time.Duration) (result, error) {
+	rs, err := e.measureTogether([]*benchCase{c}, h2, conc, d, 1)
 	if err != nil {
 		return result{}, err
 	}
-	r := load(target{url: c.url, tls: c.tls, bodies: c.bodies}, h2, conc, d, c.next)
-	after, err := e.cpu(c.server)
-	if err != nil {
-		return result{}, err
+	return rs[0], nil
+}
+
+// togetherSlices is how many turns each case of a back-to-back group takes.
+const togetherSlices = 6
+
+// measureTogether runs cases at one protocol and concurrency, taking turns
+// in slices of d/slices, each on its own client kept across its slices
+// (its connections stay open, as in one run). Each case's figures sum its
+// slices: requests over time spent, and its servers' CPU time while it ran.
+// Taking turns, every case sees the same mix of whatever else the machine
+// is doing.
+func (e *env) measureTogether(cs []*benchCase, h2 bool, conc int, d time.Duration, slices int) ([]result, error) {
+	clients := make([]*http.Client, len(cs))
+	for i, c := range cs {
+		clients[i] = client(c.target(), h2, conc)
 	}
-	res := result{caseName: c.name, h2: h2, conc: conc, run: r}
-	if r.requests > 0 {
-		res.cpuPer1k = (after - before) / float64(r.requests) * 1000
+	runs := make([]run, len(cs))
+	cpu := make([]float64, len(cs))
+	for range slices {
+		for i, c := range cs {
+			before, err := e.cpu(c.server)
+			if err != nil {
+				return nil, err
+			}
+			r := loadWith(clients[i], c.target(), conc, d/time.Duration(slices), c.next)
+			after, err := e.cpu(c.server)
+			if err != nil {
+				return nil, err
+			}
+			runs[i], cpu[i] = runs[i].merge(r), cpu[i]+after-before
+		}
 	}
-	for _, name := range c.server {
-		res.rss += rssMiB(e.pids[name])
+	out := make([]result, len(cs))
+	for i, c := range cs {
+		res := result{caseName: c.name, h2: h2, conc: conc, run: runs[i]}
+		res.lat = nil
+		if res.requests > 0 {
+			res.cpuPer1k = cpu[i] / float64(res.requests) * 1000
+		}
+		for _, name := range c.server {
+			res.rss += rssMiB(e.pids[name])
+		}
+		out[i] = res
 	}
-	return res, nil
+	return out, nil
 }
 
 func (e *env) cpu(names []string) (float64, error) {

@@ -26,17 +26,27 @@ import (
 type env struct {
 	hub                  *controlplane.ControlPlane
 	tokenfed, upstreamTF *tokenfedproc.Process
-	echoURL, proxyURL    string
-	hubTLS, tfTLS, upTLS *tls.Config
-	pids                 map[string]int
-	rs, es               *minter
-	stops                []func()
+	// callersTF is tokenfed with caller policies (cases 2b, 2c): the same
+	// issuers and cache as tokenfed, only callers differs.
+	callersTF         *tokenfedproc.Process
+	echoURL, proxyURL string
+	hubTLS, tfTLS     *tls.Config
+	upTLS, callersTLS *tls.Config
+	// bearerTLS trusts callersTF without presenting a client certificate:
+	// the caller of case 2c is its own bearer token, callerToken.
+	bearerTLS   *tls.Config
+	callerToken string
+	pids        map[string]int
+	rs, es      *minter
+	stops       []func()
 }
 
 const (
 	benchNS, benchSA = "bench", "app"
 	edgeIssuer       = "https://edge.bench.tokenfed.test"
 	kidCooldown      = 2 * time.Second
+	// callerAudience is what a caller's own token is minted for.
+	callerAudience = "tokenfed"
 )
 
 func setup(ctx context.Context, dir string) (*env, error) {
@@ -99,26 +109,49 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	say("starting tokenfed (local verification) and tokenfed (upstream policy always)")
-	if e.tokenfed, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed"), jwks, nil); err != nil {
+	say("starting tokenfed (local verification), tokenfed (upstream policy always) and tokenfed (caller policies)")
+	if e.tokenfed, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed"), jwks, nil, v1alpha1.Callers{}); err != nil {
 		return err
 	}
 	always := &v1alpha1.Upstream{Kubeconfig: e.hub.Kubeconfig, Policy: v1alpha1.UpstreamAlways, MaxConcurrent: 256}
-	if e.upstreamTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-upstream"), jwks, always); err != nil {
+	if e.upstreamTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-upstream"), jwks, always, v1alpha1.Callers{}); err != nil {
+		return err
+	}
+	if e.callersTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-callers"), jwks, nil, benchCallers()); err != nil {
+		return err
+	}
+	if e.callerToken, err = e.rs.mint(callerAudience); err != nil {
 		return err
 	}
 	// Each tokenfed has its own development CA and client certificate.
 	e.tfTLS = e.tokenfed.TLSConfig()
 	e.upTLS = e.upstreamTF.TLSConfig()
+	e.callersTLS = e.callersTF.TLSConfig()
+	e.bearerTLS = e.callersTF.TLSConfig()
+	e.bearerTLS.Certificates = nil
 	return nil
 }
 
-func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.Upstream) (*tokenfedproc.Process, error) {
+// benchCallers grants the hub issuer only, by name, to the development
+// client certificate (CN kube-apiserver) and to the bench service account
+// by its own token. The edge issuer is configured but not granted, so every
+// review pays the routing check (Chain.IssuerOf) that "*" skips.
+func benchCallers() v1alpha1.Callers {
+	return v1alpha1.Callers{
+		Tokens: &v1alpha1.CallerTokens{Audiences: []string{callerAudience}, Issuers: []string{"hub"}},
+		Authorization: v1alpha1.CallerAuthorization{Mode: v1alpha1.CallerAuthorizationStatic, Static: []v1alpha1.CallerPolicy{
+			{Name: "member", Users: []string{"kube-apiserver"}, Issuers: []string{"hub"}, Endpoints: []string{"/debug/pprof", "/metrics"}},
+			{Name: "app", Users: []string{"hub:system:serviceaccount:" + benchNS + ":" + benchSA}, Issuers: []string{"hub"}},
+		}},
+	}
+}
+
+func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.Upstream, callers v1alpha1.Callers) (*tokenfedproc.Process, error) {
 	hub := federation.HubIssuer("hub", e.hub)
 	hub.Upstream = up
 	hub.Fetch.UnknownKidCooldown = metav1.Duration{Duration: kidCooldown}
 	edge := v1alpha1.Issuer{Name: "edge", URL: edgeIssuer, StaticKeys: &v1alpha1.StaticKeys{JWKS: jwks}, Algorithms: []string{"ES256"}}
-	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{hub, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}}
+	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{hub, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}, Callers: callers}
 	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: dir, Config: cfg, Args: []string{"-v", "0", "--profiling"}})
 	if err != nil {
 		return nil, err
@@ -168,6 +201,7 @@ func (e *env) findPids(context.Context, string) error {
 		"kube-apiserver":    "--secure-port=" + u.Port(),
 		"tokenfed":          "serve --config " + e.tokenfed.ConfigFile,
 		"tokenfed-upstream": "serve --config " + e.upstreamTF.ConfigFile,
+		"tokenfed-callers":  "serve --config " + e.callersTF.ConfigFile,
 	} {
 		pid, err := pidListening(marker)
 		if err != nil {

@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,6 +64,9 @@ func runBench(d time.Duration, out, profileCase, only string) error {
 		return err
 	}
 	if only != "" {
+		// Some cases only: their table is printed, the results file is kept.
+		r.table()
+		fmt.Print(r.sb.String())
 		return nil
 	}
 	say("key-kid storm (%s with and %s without)", d*2, d*2)
@@ -91,52 +96,130 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only
 	if err != nil {
 		return nil, err
 	}
-	var results []result
-	for _, c := range e.cases(bodiesOf(rs), bodiesOf(es), bodiesOf(rs[:1])[0]) {
-		if !selected(c.name, only) {
-			continue
+	if selected(certCallerCase, only) || selected(bearerCallerCase, only) {
+		if err := e.checkCallers(rs[0], es[0]); err != nil {
+			return nil, err
 		}
-		c.next = new(atomic.Int64)
+	}
+	var cases []*benchCase
+	for _, c := range e.cases(bodiesOf(rs), bodiesOf(es), bodiesOf(rs[:1])[0]) {
+		if selected(c.name, only) {
+			c.next = new(atomic.Int64)
+			cases = append(cases, &c)
+		}
+	}
+	var together, alone []*benchCase
+	for _, c := range cases {
+		if c.backToBack {
+			together = append(together, c)
+		} else {
+			alone = append(alone, c)
+		}
+	}
+	var results []result
+	for _, h2 := range []bool{false, true} {
+		for _, conc := range []int{16, 64} {
+			rs, err := e.measureRun(ctx, together, h2, conc, d, profileCase)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, rs...)
+		}
+	}
+	for _, c := range alone {
 		for _, h2 := range []bool{false, true} {
 			for _, conc := range []int{16, 64} {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				if h2 && c.noH2 {
-					continue
-				}
-				var prof chan error
-				if profileCase != "" && strings.HasPrefix(c.name, profileCase) && h2 && conc == 16 {
-					prof = e.profile(d, filepath.Join(os.TempDir(), "tokenfed-cpu.pprof"))
-				}
-				res, err := e.measure(c, h2, conc, c.duration(d))
-				if prof != nil {
-					if perr := <-prof; perr != nil {
-						return nil, perr
-					}
-				}
+				rs, err := e.measureRun(ctx, []*benchCase{c}, h2, conc, d, profileCase)
 				if err != nil {
 					return nil, err
 				}
-				say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s %s", c.name, proto(h2), conc, res.rps(), res.p99.Round(time.Microsecond), res.firstErr)
-				results = append(results, res)
+				results = append(results, rs...)
 			}
 		}
 	}
+	// The table lists each case's runs together, in the order of cases.
+	order := map[string]int{}
+	for i, c := range cases {
+		order[c.name] = i
+	}
+	slices.SortStableFunc(results, func(a, b result) int { return order[a.caseName] - order[b.caseName] })
 	return results, nil
 }
 
-// profile fetches a CPU profile of tokenfed covering most of a run.
-func (e *env) profile(d time.Duration, path string) chan error {
+// measureRun measures cs at one protocol and concurrency: one case alone,
+// or the ceiling and the cached cases taking turns (measureTogether), so
+// that their ratios compare runs over the same seconds, not runs minutes
+// apart: on a shared machine other work comes and goes in between. A
+// profile, when asked for, covers the whole run.
+func (e *env) measureRun(ctx context.Context, cs []*benchCase, h2 bool, conc int, d time.Duration, profileCase string) ([]result, error) {
+	var run []*benchCase
+	for _, c := range cs {
+		if !(h2 && c.noH2) {
+			run = append(run, c)
+		}
+	}
+	if len(run) == 0 {
+		return nil, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	var prof chan error
+	for _, c := range run {
+		if profileCase != "" && strings.HasPrefix(c.name, profileCase) && h2 && conc == 16 {
+			prof = e.profile(e.process(c.server[0]), time.Duration(len(run))*c.duration(d), filepath.Join(os.TempDir(), "tokenfed-cpu.pprof"))
+		}
+	}
+	var rs []result
+	var err error
+	if len(run) == 1 {
+		var r result
+		r, err = e.measure(run[0], h2, conc, run[0].duration(d))
+		rs = []result{r}
+	} else {
+		rs, err = e.measureTogether(run, h2, conc, d, togetherSlices)
+	}
+	if prof != nil {
+		if perr := <-prof; perr != nil {
+			return nil, perr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s %s", r.caseName, proto(h2), conc, r.rps(), r.p99.Round(time.Microsecond), r.firstErr)
+	}
+	return rs, nil
+}
+
+// process is the tokenfed a case is charged to, for its profile; the
+// local-verification one when the case's server is not a tokenfed.
+func (e *env) process(server string) *tokenfedproc.Process {
+	switch server {
+	case "tokenfed-upstream":
+		return e.upstreamTF
+	case "tokenfed-callers":
+		return e.callersTF
+	}
+	return e.tokenfed
+}
+
+// profile fetches a CPU profile of p covering most of a run.
+func (e *env) profile(p *tokenfedproc.Process, d time.Duration, path string) chan error {
 	done := make(chan error, 1)
 	go func() {
 		secs := max(1, int(d.Seconds())-1)
-		resp, err := e.tokenfed.Client().Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", e.tokenfed.URL, secs))
+		resp, err := p.Client().Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.URL, secs))
 		if err != nil {
 			done <- err
 			return
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("CPU profile: got HTTP %d, want 200", resp.StatusCode)
+			return
+		}
 		f, err := os.Create(path)
 		if err != nil {
 			done <- err

@@ -10,13 +10,14 @@ import (
 )
 
 // micro are the Go micro-benchmarks: verification against raw crypto, a
-// cache hit, and bytes per cache entry.
+// cache hit, bytes per cache entry, and the callers layer of a cached
+// review.
 type micro struct {
 	values map[string]float64 // "BenchmarkX unit" -> value
 	raw    string
 }
 
-var benchLine = regexp.MustCompile(`(?m)^(Benchmark\w+)-\d+\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`(?m)^(Benchmark[\w/,]+)-\d+\s+\d+\s+(.*)$`)
 var benchValue = regexp.MustCompile(`([\d.]+) ([\w/-]+)`)
 
 func runMicro() (*micro, error) {
@@ -25,6 +26,7 @@ func runMicro() (*micro, error) {
 		{"test", "-run", "^$", "-bench", "^(BenchmarkVerifyRS256|BenchmarkRawRSAVerify|BenchmarkVerifyES256|BenchmarkRawECDSAVerify)$", "-benchtime", "2s", "-count", "3", "./pkg/authn/jwt/"},
 		{"test", "-run", "^$", "-bench", "^BenchmarkCacheHit$", "-benchtime", "2s", "-count", "3", "./pkg/authn/cache/"},
 		{"test", "-run", "^$", "-bench", "^BenchmarkBytesPerEntry$", "-benchtime", "1x", "./pkg/authn/cache/"},
+		{"test", "-run", "^$", "-bench", "^BenchmarkCachedReview$", "-benchmem", "-benchtime", "1s", "-count", "3", "./pkg/callers/"},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = tokenfedproc.RepoRoot()
