@@ -166,23 +166,18 @@ func (c *Chain) IssuersOf(token string) []string {
 	return c.router.Candidates(h)
 }
 
-// AnsweredBy names the issuer whose authenticated answer for token and
-// audiences is cached, or "" when none is (a miss, or a cached failure).
-// It costs one cache lookup, a fraction of IssuersOf's strict parsing, and
-// it is exact: a review that finds the entry gets that issuer's answer.
-func (c *Chain) AnsweredBy(token string, audiences []string) string {
+// Cached returns the authenticated answer the cache holds for token and
+// audiences, which is what AuthenticateToken would return for them, or
+// false when it holds none (a miss, or a cached failure). Its user names
+// the issuer that gave it (mapping.IssuerExtraKey). It costs one cache
+// lookup, a fraction of IssuersOf's strict parsing: callers' grants are
+// checked with the answer itself, which is then the review's answer.
+func (c *Chain) Cached(token string, audiences []string) (*authenticator.Response, bool) {
 	token, err := canonical(token)
 	if err != nil {
-		return ""
+		return nil, false
 	}
-	r, ok := c.cache.Lookup(audiences, token)
-	if !ok || !r.OK || r.Response == nil {
-		return ""
-	}
-	if is := r.Response.User.GetExtra()[mapping.IssuerExtraKey]; len(is) == 1 {
-		return is[0]
-	}
-	return ""
+	return c.cache.LookupAuthenticated(audiences, token)
 }
 
 // route picks the one issuer that may see token, or none. opaque says

@@ -156,31 +156,36 @@ func TestChainRouting(t *testing.T) {
 	}
 }
 
-// TestChainAnsweredBy: the issuer of a cached authenticated answer, for
-// the audiences it was cached for and in any spelling the chain accepts;
+// TestChainCached: the answer a review got, with its issuer, for the
+// audiences it was cached for and in any spelling the chain accepts;
 // nothing before the review, for a refused token, or for other audiences.
-func TestChainAnsweredBy(t *testing.T) {
+func TestChainCached(t *testing.T) {
 	c := newChain(t, federation(t))
 	for _, tc := range routingCases {
 		t.Run(tc.name, func(t *testing.T) {
 			token := tc.token(t)
-			if got := c.AnsweredBy(token, nil); got != "" {
-				t.Fatalf("got %q before any review, want none", got)
+			if _, ok := c.Cached(token, nil); ok {
+				t.Fatal("got an answer before any review, want none")
 			}
-			_, _, _ = c.AuthenticateToken(context.Background(), token)
+			want, _, _ := c.AuthenticateToken(context.Background(), token)
 
-			want := tc.wantIssuer
-			if tc.wantErr != nil {
-				want = ""
+			for _, spelling := range []string{token, " " + token + "\n"} {
+				got, ok := c.Cached(spelling, nil)
+				if tc.wantErr != nil {
+					if ok {
+						t.Errorf("got an answer for a refused token, want none")
+					}
+					continue
+				}
+				if !ok || got != want {
+					t.Fatalf("got %v %v, want the review's answer", got, ok)
+				}
+				if is := got.User.GetExtra()[mapping.IssuerExtraKey]; len(is) != 1 || is[0] != tc.wantIssuer {
+					t.Errorf("got issuer %q, want [%s]", is, tc.wantIssuer)
+				}
 			}
-			if got := c.AnsweredBy(token, nil); got != want {
-				t.Errorf("got %q, want %q", got, want)
-			}
-			if got := c.AnsweredBy(" "+token+"\n", nil); got != want {
-				t.Errorf("got %q for the token with surrounding whitespace, want %q", got, want)
-			}
-			if got := c.AnsweredBy(token, []string{"https://other.test"}); got != "" {
-				t.Errorf("got %q for audiences it was not reviewed for, want none", got)
+			if _, ok := c.Cached(token, []string{"https://other.test"}); ok {
+				t.Errorf("got an answer for audiences it was not reviewed for, want none")
 			}
 		})
 	}

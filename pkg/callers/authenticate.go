@@ -123,11 +123,15 @@ func convertCert(chain []*x509.Certificate) (*authenticator.Response, bool, erro
 }
 
 // tokenAuthenticator reviews a caller's own token for tokenfed's audiences
-// and accepts it only from the listed issuers. Which issuers the token could
-// reach is settled first, from the cache or by routing alone, so a token of
-// another issuer costs no signature check, key fetch or upstream call.
+// and accepts it only from the listed issuers. A cached answer is used as
+// it is; otherwise which issuers the token could reach is settled first, by
+// routing alone, so a token of another issuer costs no signature check, key
+// fetch or upstream call.
 func tokenAuthenticator(o TokenOptions) authenticator.Token {
 	return authenticator.TokenFunc(func(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+		if resp, ok := o.Router.Cached(token, o.Audiences); ok {
+			return o.fromCallerIssuer(resp)
+		}
 		if !o.mayBeCallerToken(token) {
 			return nil, false, nil
 		}
@@ -135,20 +139,22 @@ func tokenAuthenticator(o TokenOptions) authenticator.Token {
 		if !ok || err != nil {
 			return nil, false, err
 		}
-		issuer := resp.User.GetExtra()[mapping.IssuerExtraKey]
-		if len(issuer) != 1 || !slices.Contains(o.Issuers, issuer[0]) {
-			return nil, false, nil
-		}
-		return resp, true, nil
+		return o.fromCallerIssuer(resp)
 	})
 }
 
-// mayBeCallerToken reports whether every issuer token could reach is one
-// whose tokens may be caller credentials.
-func (o TokenOptions) mayBeCallerToken(token string) bool {
-	if is := o.Router.AnsweredBy(token, o.Audiences); is != "" {
-		return slices.Contains(o.Issuers, is)
+// fromCallerIssuer accepts an answer only from the listed issuers.
+func (o TokenOptions) fromCallerIssuer(resp *authenticator.Response) (*authenticator.Response, bool, error) {
+	issuer := resp.User.GetExtra()[mapping.IssuerExtraKey]
+	if len(issuer) != 1 || !slices.Contains(o.Issuers, issuer[0]) {
+		return nil, false, nil
 	}
+	return resp, true, nil
+}
+
+// mayBeCallerToken reports whether every issuer token could be routed to
+// is one whose tokens may be caller credentials.
+func (o TokenOptions) mayBeCallerToken(token string) bool {
 	issuers := o.Router.IssuersOf(token)
 	if len(issuers) == 0 {
 		return false

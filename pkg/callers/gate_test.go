@@ -47,13 +47,13 @@ func certFor(t testing.TB, ca *devcerts.CA, cn string, orgs []string, uri string
 // answer of ISSUER cached, so they are not routed.
 type fakeRouter struct{ calls int }
 
-func (f *fakeRouter) AnsweredBy(token string, _ []string) string {
+func (f *fakeRouter) Cached(token string, _ []string) (*authenticator.Response, bool) {
 	rest, found := strings.CutPrefix(token, "cached-")
 	if !found {
-		return ""
+		return nil, false
 	}
 	name, _, _ := strings.Cut(rest, "-")
-	return name
+	return &authenticator.Response{User: &user.DefaultInfo{Name: "someone", Extra: map[string][]string{mapping.IssuerExtraKey: {name}}}}, true
 }
 
 func (f *fakeRouter) IssuersOf(token string) []string {
@@ -70,10 +70,20 @@ func (f *fakeRouter) IssuersOf(token string) []string {
 }
 
 // callerTokenRouter routes caller tokens: "caller-*" to local (whose tokens
-// may be caller credentials), "foreign-*" to edge.
+// may be caller credentials), "foreign-*" to edge. It holds a cached answer
+// for "cached-ISSUER" tokens: the edge-app service account, from ISSUER.
 type callerTokenRouter struct{}
 
-func (callerTokenRouter) AnsweredBy(string, []string) string { return "" }
+func (callerTokenRouter) Cached(token string, _ []string) (*authenticator.Response, bool) {
+	issuer, found := strings.CutPrefix(token, "cached-")
+	if !found {
+		return nil, false
+	}
+	return &authenticator.Response{User: &user.DefaultInfo{
+		Name:  "system:serviceaccount:apps:edge-app",
+		Extra: map[string][]string{mapping.IssuerExtraKey: {issuer}},
+	}}, true
+}
 
 func (callerTokenRouter) IssuersOf(token string) []string {
 	switch {
@@ -163,6 +173,7 @@ var reviewCases = []struct {
 	wantCode    int   // from the gate; 0 = passed to the handler
 	wantCheck   error // from the guard
 	wantRouting int
+	wantAnswer  bool // the guard answers with the cached answer
 }{
 	{name: "no credential", wantCode: http.StatusUnauthorized},
 	{name: "a bearer token tokenfed does not accept", bearer: "caller-bad", wantCode: http.StatusUnauthorized},
@@ -172,7 +183,7 @@ var reviewCases = []struct {
 	{name: "member-a, edge token: no grant, no verification", cn: "member-a", token: "edge-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
 	{name: "member-a, a token hub or edge may have to settle by refetching", cn: "member-a", token: "shared-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
 	{name: "member-a, a token no issuer takes goes on to be refused by the chain", cn: "member-a", token: "nobody", wantRouting: 1},
-	{name: "member-a, a cached answer of hub: no routing", cn: "member-a", token: "cached-hub-tok"},
+	{name: "member-a, a cached answer of hub: no routing, and it is the answer", cn: "member-a", token: "cached-hub-tok", wantAnswer: true},
 	{name: "member-a, a cached answer of edge: no grant, no routing", cn: "member-a", token: "cached-edge-tok", wantCheck: ErrIssuerNotGranted},
 	{name: "SPIFFE ID, every issuer, without routing", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://app.example"}},
 	{name: "SPIFFE ID, an audience it was not granted", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://other.example"}, wantCheck: ErrAudienceNotGranted},
@@ -192,10 +203,11 @@ func TestGateReviews(t *testing.T) {
 				cert = certFor(t, f.ca, tc.cn, tc.orgs, tc.uri)
 			}
 			var checkErr error
+			var answer *authenticator.Response
 			passed := false
 			h := f.gate.Reviews(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				passed = true
-				checkErr = f.gate.Check(r.Context(), tc.token, tc.audiences)
+				answer, checkErr = f.gate.Check(r.Context(), tc.token, tc.audiences)
 			}))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, request(cert, tc.bearer))
@@ -211,6 +223,9 @@ func TestGateReviews(t *testing.T) {
 			}
 			if f.router.calls != tc.wantRouting {
 				t.Errorf("got %d routing calls, want %d", f.router.calls, tc.wantRouting)
+			}
+			if (answer != nil) != tc.wantAnswer {
+				t.Errorf("got answer %v, want one: %v", answer, tc.wantAnswer)
 			}
 		})
 	}
@@ -275,7 +290,7 @@ func TestGateWithoutPolicies(t *testing.T) {
 	f := newGate(t, v1alpha1.CallerAuthorization{Mode: v1alpha1.CallerAuthorizationStatic})
 	var checkErr error
 	h := f.gate.Reviews(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		checkErr = f.gate.Check(r.Context(), "edge-tok", nil)
+		_, checkErr = f.gate.Check(r.Context(), "edge-tok", nil)
 	}))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, request(certFor(t, f.ca, "anyone", nil, ""), ""))
@@ -306,6 +321,25 @@ func TestGateForeignBearerCostsNoReview(t *testing.T) {
 		f.gate.Reviews(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, request(nil, bearer))
 		if w.Code != http.StatusUnauthorized || f.chain.reviews != 0 {
 			t.Errorf("%s: got %d with %d reviews, want 401 with 0", bearer, w.Code, f.chain.reviews)
+		}
+	}
+}
+
+// A cached answer for a caller's own token is used as it is, without a
+// second review, and only when its issuer's tokens are caller credentials.
+func TestGateCachedBearer(t *testing.T) {
+	for _, tc := range []struct {
+		bearer   string
+		wantCode int
+	}{
+		{bearer: "cached-local", wantCode: http.StatusOK},
+		{bearer: "cached-edge", wantCode: http.StatusUnauthorized},
+	} {
+		f := newGate(t, staticPolicies)
+		w := httptest.NewRecorder()
+		f.gate.Reviews(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, request(nil, tc.bearer))
+		if w.Code != tc.wantCode || f.chain.reviews != 0 {
+			t.Errorf("%s: got %d with %d reviews, want %d with 0", tc.bearer, w.Code, f.chain.reviews, tc.wantCode)
 		}
 	}
 }

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+
+	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
 // ErrAuthorizationUnavailable means the per-issuer decision could not be
@@ -15,9 +19,10 @@ var ErrAuthorizationUnavailable = errors.New("caller authorization is unavailabl
 // IssuerRouter names the issuer a review of a token would be answered by.
 // *authn.Chain implements it.
 type IssuerRouter interface {
-	// AnsweredBy names the issuer whose authenticated answer for token and
-	// audiences is cached, or "" when none is. It is one cache lookup.
-	AnsweredBy(token string, audiences []string) string
+	// Cached returns the authenticated answer cached for token and
+	// audiences, whose user names its issuer (mapping.IssuerExtraKey), or
+	// false when there is none. It is one cache lookup, counted as a hit.
+	Cached(token string, audiences []string) (*authenticator.Response, bool)
 	// IssuersOf names the issuers a token could be routed to, without any
 	// cryptography or I/O: one, or every issuer sharing its iss while its
 	// kid does not decide yet; nil when none would take it. It parses the
@@ -31,22 +36,29 @@ type IssuerRouter interface {
 // caller may not ask for costs no signature check and no upstream call. A
 // token no issuer would take is let through: the chain refuses it just as
 // cheaply, with the usual reason.
-func (g *Gate) Check(ctx context.Context, token string, audiences []string) error {
+//
+// A per-issuer grant is checked against the issuer of the answer the chain
+// has cached, when it has one, and that answer is returned: the review is
+// answered with it, so the grant is checked against exactly what the
+// caller receives, and the token is looked up once. Only a miss (where a
+// signature check follows anyway) pays for routing.
+func (g *Gate) Check(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
 	c := callerFrom(ctx)
 	if c == nil {
-		return nil
+		return nil, nil
 	}
 	if !c.adm.grant.audiences(audiences) {
-		return g.deny(ctx, c, "", OutcomeAudienceDenied, ErrAudienceNotGranted)
+		return nil, g.deny(ctx, c, "", OutcomeAudienceDenied, ErrAudienceNotGranted)
 	}
-	var issuers []string
-	if !c.adm.AllIssuers || g.audit.enabled(ctx) {
-		issuers = g.issuersOf(token, audiences)
+	if c.adm.AllIssuers && !g.audit.enabled(ctx) {
+		g.allow(ctx, c, "")
+		return nil, nil
 	}
+	resp, issuers := g.answer(token, audiences)
 	issuer := strings.Join(issuers, ",")
 	if c.adm.AllIssuers || len(issuers) == 0 {
 		g.allow(ctx, c, issuer)
-		return nil
+		return resp, nil
 	}
 	// Every issuer the token could reach must be granted: when routing is
 	// not settled yet (a kid the issuers sharing an iss must refetch), any
@@ -55,27 +67,24 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) erro
 		ok, err := c.adm.grant.issuer(ctx, c.user, name)
 		switch {
 		case err != nil:
-			return fmt.Errorf("%w: %v", ErrAuthorizationUnavailable, err)
+			return nil, fmt.Errorf("%w: %v", ErrAuthorizationUnavailable, err)
 		case !ok:
-			return g.deny(ctx, c, issuer, OutcomeIssuerDenied, ErrIssuerNotGranted)
+			return nil, g.deny(ctx, c, issuer, OutcomeIssuerDenied, ErrIssuerNotGranted)
 		}
 	}
 	g.allow(ctx, c, issuer)
-	return nil
+	return resp, nil
 }
 
-// issuersOf is the issuer whose answer a review would get: the one whose
-// answer is cached, else the one routing picks. A cached answer is checked
-// by the issuer that gave it, which is what the caller would receive; only
-// a miss (where a signature check follows anyway) pays for routing. Should
-// the entry expire between this lookup and the review's own, the chain
-// routes the token itself, to the same issuer unless two issuers share the
-// token's iss and kid.
-func (g *Gate) issuersOf(token string, audiences []string) []string {
-	if issuer := g.router.AnsweredBy(token, audiences); issuer != "" {
-		return []string{issuer}
+// answer returns the cached answer for token with its issuer, or no answer
+// and the issuers routing could pick (none when no issuer would take it).
+func (g *Gate) answer(token string, audiences []string) (*authenticator.Response, []string) {
+	if resp, ok := g.router.Cached(token, audiences); ok {
+		if is := resp.User.GetExtra()[mapping.IssuerExtraKey]; len(is) == 1 {
+			return resp, is
+		}
 	}
-	return g.router.IssuersOf(token)
+	return nil, g.router.IssuersOf(token)
 }
 
 func (g *Gate) allow(ctx context.Context, c *caller, issuer string) {

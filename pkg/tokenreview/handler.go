@@ -41,9 +41,11 @@ var _ http.Handler = &Handler{}
 // Guard decides, before any verification, whether the caller may ask
 // about a token for some audiences; *callers.Gate implements it. Errors
 // wrapping callers.ErrAuthorizationUnavailable are answered 503; any other
-// error is the authenticated: false answer's reason.
+// error is the authenticated: false answer's reason. When it decided on an
+// authenticated answer the chain had cached, it returns that answer, and
+// the review is answered with it rather than looked up again.
 type Guard interface {
-	Check(ctx context.Context, token string, audiences []string) error
+	Check(ctx context.Context, token string, audiences []string) (*authenticator.Response, error)
 }
 
 // NewHandler returns a handler for one endpoint. urlVersion is V1 or
@@ -108,7 +110,7 @@ func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*review, *
 func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 	ctx := r.Context()
 	if h.guard != nil {
-		if o, refused := h.guarded(ctx, rv); refused {
+		if o, answered := h.guarded(ctx, rv); answered {
 			return o
 		}
 	}
@@ -129,10 +131,13 @@ func (h *Handler) authenticate(r *http.Request, rv *review) outcome {
 }
 
 // guarded asks the guard before any verification. A refusal is an answer
-// about the caller, never about the token.
+// about the caller, never about the token; an answer the guard found
+// cached is the review's answer.
 func (h *Handler) guarded(ctx context.Context, rv *review) (outcome, bool) {
-	err := h.guard.Check(ctx, rv.token, rv.audiences)
+	resp, err := h.guard.Check(ctx, rv.token, rv.audiences)
 	switch {
+	case err == nil && resp != nil:
+		return outcome{resp: resp, authenticated: true}, true
 	case err == nil:
 		return outcome{}, false
 	case errors.Is(err, callers.ErrAuthorizationUnavailable):

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/tokenfed/tokenfed/pkg/authn"
+	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
@@ -159,6 +160,56 @@ func TestHandlerBoundsAudiences(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantAsked, []string(asked)); diff != "" {
 				t.Errorf("audiences asked (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// guardFunc adapts a function to Guard.
+type guardFunc func() (*authenticator.Response, error)
+
+func (f guardFunc) Check(context.Context, string, []string) (*authenticator.Response, error) {
+	return f()
+}
+
+// TestHandlerGuard: the guard's refusal or cached answer is the review's
+// answer, and the chain is asked only when the guard lets the review
+// through without one.
+func TestHandlerGuard(t *testing.T) {
+	cached := &authenticator.Response{User: &user.DefaultInfo{Name: "from-the-cache"}}
+	for _, tc := range []struct {
+		name       string
+		guard      guardFunc
+		wantCode   int
+		wantInBody string
+		wantChain  bool
+	}{
+		{name: "let through", guard: func() (*authenticator.Response, error) { return nil, nil }, wantCode: http.StatusOK, wantInBody: `"username":"from-the-chain"`, wantChain: true},
+		{name: "answered from the cache", guard: func() (*authenticator.Response, error) { return cached, nil }, wantCode: http.StatusOK, wantInBody: `"username":"from-the-cache"`},
+		{name: "refused", guard: func() (*authenticator.Response, error) { return nil, callers.ErrIssuerNotGranted }, wantCode: http.StatusOK, wantInBody: callers.ErrIssuerNotGranted.Error()},
+		{name: "unavailable", guard: func() (*authenticator.Response, error) {
+			return nil, fmt.Errorf("%w: no answer", callers.ErrAuthorizationUnavailable)
+		}, wantCode: http.StatusServiceUnavailable, wantInBody: callers.ErrAuthorizationUnavailable.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := false
+			auth := authenticator.TokenFunc(func(context.Context, string) (*authenticator.Response, bool, error) {
+				asked = true
+				return &authenticator.Response{User: &user.DefaultInfo{Name: "from-the-chain"}}, true, nil
+			})
+			h := NewHandler(auth, tc.guard, 1<<20, V1, nil)
+			body := `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"` + testToken + `"}}`
+			req := httptest.NewRequest(http.MethodPost, "/apis/authentication.k8s.io/v1/tokenreviews", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+
+			h.ServeHTTP(rec, req)
+
+			if rec.Code != tc.wantCode || !strings.Contains(rec.Body.String(), tc.wantInBody) {
+				t.Errorf("got HTTP %d %s, want %d with %q", rec.Code, rec.Body.String(), tc.wantCode, tc.wantInBody)
+			}
+			if asked != tc.wantChain {
+				t.Errorf("got the chain asked: %v, want %v", asked, tc.wantChain)
 			}
 		})
 	}

@@ -135,7 +135,8 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 // benchCallers grants the hub issuer only, by name, to the development
 // client certificate (CN kube-apiserver) and to the bench service account
 // by its own token. The edge issuer is configured but not granted, so every
-// review pays the routing check (Chain.IssuerOf) that "*" skips.
+// review pays the per-issuer grant check that "*" skips (against the
+// cached answer's issuer, Chain.Cached).
 func benchCallers() v1alpha1.Callers {
 	return v1alpha1.Callers{
 		Tokens: &v1alpha1.CallerTokens{Audiences: []string{callerAudience}, Issuers: []string{"hub"}},

@@ -88,13 +88,19 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 	return r.Response, r.OK, r.Err
 }
 
-// Lookup returns the cached result for token and auds, if there is one,
-// without computing it on a miss and without counting a hit or a miss:
-// it lets a caller's grant be checked against the issuer that answered,
-// before the review itself looks the token up again.
-func (c *Cache) Lookup(auds authenticator.Audiences, token string) (Result, bool) {
+// LookupAuthenticated returns the cached authenticated answer for token
+// and auds, if there is one, and counts it as a hit. It computes nothing
+// and counts nothing otherwise (a miss, or a cached failure): the review
+// that follows then counts its own lookup. It lets a caller's grant be
+// checked against the issuer of the answer the review would get.
+func (c *Cache) LookupAuthenticated(auds authenticator.Audiences, token string) (*authenticator.Response, bool) {
 	key := c.keyFor(auds, token)
-	return c.shardFor(key).get(key, c.opts.Clock.Now())
+	r, ok := c.shardFor(key).get(key, c.opts.Clock.Now())
+	if !ok || !r.OK || r.Err != nil || r.Response == nil {
+		return nil, false
+	}
+	c.opts.Metrics.hit()
+	return r.Response, true
 }
 
 // compute runs next once for all concurrent identical lookups. The shared

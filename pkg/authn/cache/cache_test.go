@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	testingclock "k8s.io/utils/clock/testing"
@@ -84,6 +86,54 @@ func TestAudiencesArePartOfTheKey(t *testing.T) {
 	}
 	if got := next.calls.Load(); got != int64(len(ctxs)) {
 		t.Fatalf("got %d calls, want %d: each audience set is its own entry", got, len(ctxs))
+	}
+}
+
+// TestLookupAuthenticated: it finds the authenticated answer the review
+// would get, for the same audiences, counts a hit only when it returns one,
+// and never computes.
+func TestLookupAuthenticated(t *testing.T) {
+	clk := testingclock.NewFakeClock(t0)
+	next := &counting{result: func(token string) Result {
+		if token == "bad" {
+			return Result{Err: errors.New("bad")}
+		}
+		return okUntil(time.Time{})(token)
+	}}
+	m := NewMetrics(prometheus.NewRegistry())
+	c := New(next.authenticate, Options{SuccessTTL: time.Minute, FailureTTL: time.Minute, MaxEntries: 100, Clock: clk, Metrics: m})
+	auds := authenticator.Audiences{"a"}
+	ctx := authenticator.WithAudiences(context.Background(), auds)
+	if _, ok := c.LookupAuthenticated(auds, "tok"); ok {
+		t.Fatal("got an answer before any review, want none")
+	}
+	want, _, _ := c.AuthenticateToken(ctx, "tok")
+	c.AuthenticateToken(ctx, "bad")
+	hitsBefore := testutil.ToFloat64(m.hits)
+
+	for _, tc := range []struct {
+		name    string
+		auds    authenticator.Audiences
+		token   string
+		want    bool
+		advance time.Duration
+	}{
+		{name: "the cached answer", auds: auds, token: "tok", want: true},
+		{name: "other audiences", auds: nil, token: "tok"},
+		{name: "a cached failure", auds: auds, token: "bad"},
+		{name: "expired", auds: auds, token: "tok", advance: 2 * time.Minute},
+	} {
+		clk.Step(tc.advance)
+		got, ok := c.LookupAuthenticated(tc.auds, tc.token)
+		if ok != tc.want || (ok && got != want) {
+			t.Errorf("%s: got %v %v, want found=%v (the review's own answer)", tc.name, got, ok, tc.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.hits) - hitsBefore; got != 1 {
+		t.Errorf("got %v hits counted, want 1", got)
+	}
+	if got := next.calls.Load(); got != 2 {
+		t.Errorf("got %d computations, want 2 (the reviews')", got)
 	}
 }
 
