@@ -40,9 +40,11 @@ type AuthenticateFunc func(ctx context.Context, token string) Result
 // Options configure a Cache.
 type Options struct {
 	SuccessTTL, FailureTTL time.Duration
-	MaxEntries             int
-	Clock                  clock.PassiveClock
-	Metrics                *Metrics
+	// MaxEntries bounds authenticated answers; rejections get a quarter
+	// as many more, in a segment of their own.
+	MaxEntries int
+	Clock      clock.PassiveClock
+	Metrics    *Metrics
 }
 
 // Cache is an authenticator.Token that caches an AuthenticateFunc.
@@ -58,6 +60,10 @@ var _ authenticator.Token = &Cache{}
 
 const shardCount = 32
 
+// failedShare: rejections are bounded to 1/failedShare of MaxEntries, on
+// top of it (see shard).
+const failedShare = 4
+
 // New returns a cache in front of next.
 func New(next AuthenticateFunc, opts Options) *Cache {
 	if opts.Clock == nil {
@@ -69,7 +75,7 @@ func New(next AuthenticateFunc, opts Options) *Cache {
 	c.hashPool.New = func() any { return &keyHash{Hash: hmac.New(sha256.New, key)} }
 	perShard := max(1, opts.MaxEntries/shardCount)
 	for i := range c.shards {
-		c.shards[i] = newShard(perShard)
+		c.shards[i] = newShard(perShard, max(1, perShard/failedShare))
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,6 +155,37 @@ func TestBoundedWithLRUEviction(t *testing.T) {
 	c.AuthenticateToken(context.Background(), "tok-0") // oldest: evicted
 	if next.calls.Load() != calls+1 {
 		t.Fatalf("oldest entry was not evicted")
+	}
+}
+
+// TestRejectionsCannotEvictAnswers: a flood of rejections, far past the
+// bound, evicts only rejections; every authenticated answer stays cached,
+// and the rejections stay within their own quarter.
+func TestRejectionsCannotEvictAnswers(t *testing.T) {
+	next := &counting{result: func(token string) Result {
+		if strings.HasPrefix(token, "forged-") {
+			return Result{Err: errors.New("bad signature")}
+		}
+		return okUntil(time.Time{})(token)
+	}}
+	const maxEntries = 64 * shardCount
+	c := New(next.authenticate, Options{SuccessTTL: time.Hour, FailureTTL: time.Hour, MaxEntries: maxEntries})
+	ctx := context.Background()
+	for i := range maxEntries / 2 {
+		c.AuthenticateToken(ctx, fmt.Sprint("real-", i))
+	}
+	for i := range 20 * maxEntries {
+		c.AuthenticateToken(ctx, fmt.Sprint("forged-", i))
+	}
+	if got, want := c.Len(), maxEntries/2+maxEntries/failedShare; got > want {
+		t.Errorf("got %d entries, want at most %d (the answers and a quarter of the bound)", got, want)
+	}
+	calls := next.calls.Load()
+	for i := range maxEntries / 2 {
+		c.AuthenticateToken(ctx, fmt.Sprint("real-", i))
+	}
+	if got := next.calls.Load() - calls; got != 0 {
+		t.Errorf("got %d real answers computed again after the flood, want 0", got)
 	}
 }
 

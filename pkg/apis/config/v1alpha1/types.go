@@ -203,7 +203,11 @@ type Cache struct {
 	FailureTTL metav1.Duration `json:"failureTTL"`
 
 	// MaxEntries bounds the cache; the least recently used entries are evicted
-	// first. Default 100000 (about 60 MiB, see docs/configuration.md).
+	// first. Authenticated answers and rejections are kept apart: up to
+	// MaxEntries answers, and up to a quarter as many rejections on top,
+	// which only evict each other, so a flood of forged tokens cannot push
+	// real answers out. Default 100000 (about 60 MiB, see
+	// docs/configuration.md).
 	MaxEntries int32 `json:"maxEntries"`
 }
 
