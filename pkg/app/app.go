@@ -77,7 +77,8 @@ func (a *App) gate(cfg *v1alpha1.Configuration, reg prometheus.Registerer) (*cal
 		Authorization: cs.Authorization, Router: a.chain, Metrics: callers.NewMetrics(reg),
 	}
 	if t := cs.Tokens; t != nil {
-		opts.Tokens = &callers.TokenOptions{Reviewer: a.chain, Router: a.chain, Audiences: t.Audiences, Issuers: t.Issuers}
+		tokens := a.chain.CallerTokens()
+		opts.Tokens = &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: t.Audiences, Issuers: t.Issuers}
 	}
 	if d := cs.Authorization.Delegated; d != nil && cs.Authorization.Mode == v1alpha1.CallerAuthorizationDelegated {
 		rc, err := kubeConfig(d.Kubeconfig, d.InCluster)

@@ -25,11 +25,16 @@ var ErrUntrustedIssuer = route.ErrUnknownIssuer
 
 var errOpaque = errors.New("token is not a JWT and no upstream is configured for opaque tokens")
 
+var errOpaqueCaller = errors.New("a caller token must be a JWT tokenfed can verify itself")
+
 // Chain is the configured authentication chain.
 type Chain struct {
-	cache   *cache.Cache
-	router  *route.Router
-	issuers map[string]*issuer
+	cache *cache.Cache
+	// callerCache holds callers' own tokens, reviewed locally only (see
+	// CallerTokens), apart from the reviews callers ask for.
+	callerCache *cache.Cache
+	router      *route.Router
+	issuers     map[string]*issuer
 	// namespaces checks every answer's identity against every issuer's.
 	namespaces *mapping.Namespaces
 	// opaque receives tokens that are not JWTs; nil rejects them.
@@ -67,11 +72,23 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 		return nil, fmt.Errorf("routing: %w", err)
 	}
 	c.router, c.opaque = router, c.issuers[cfg.OpaqueTokenUpstream]
-	c.cache = cache.New(c.authenticate, cache.Options{
-		SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration,
-		MaxEntries: int(cfg.Cache.MaxEntries), Metrics: cache.NewMetrics(reg),
-	})
+	opts := cache.Options{SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration}
+	opts.MaxEntries, opts.Metrics = int(cfg.Cache.MaxEntries), cache.NewMetrics(cacheRegisterer(reg, "reviews"))
+	c.cache = cache.New(c.authenticate, opts)
+	opts.MaxEntries, opts.Metrics = callerCacheEntries(cfg.Cache.MaxEntries), cache.NewMetrics(cacheRegisterer(reg, "callers"))
+	c.callerCache = cache.New(c.authenticateCaller, opts)
 	return c, nil
+}
+
+// cacheRegisterer labels a cache's metrics with which cache it is.
+func cacheRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"cache": name}, reg)
+}
+
+// callerCacheEntries bounds the caller-token cache: one entry per caller
+// token in use, far fewer than the tokens callers ask about.
+func callerCacheEntries(maxEntries int32) int {
+	return int(max(1024, maxEntries/16))
 }
 
 // AuthenticateToken implements authenticator.Token. The token is
@@ -99,6 +116,20 @@ func canonical(token string) (string, error) {
 
 // authenticate runs on a cache miss: route, then the one issuer decides.
 func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
+	return c.review(ctx, token, true)
+}
+
+// authenticateCaller runs on a caller-token cache miss: as authenticate,
+// but a token that does not verify locally goes to no upstream, and an
+// opaque token is refused.
+func (c *Chain) authenticateCaller(ctx context.Context, token string) cache.Result {
+	return c.review(ctx, token, false)
+}
+
+// review routes token, then its one issuer decides. fallBack lets a token
+// that cannot be verified locally go to the issuer's upstream, and an
+// opaque token to the opaque upstream.
+func (c *Chain) review(ctx context.Context, token string, fallBack bool) cache.Result {
 	if isLoop(ctx) {
 		c.metrics.outcome("", "loop")
 		return cache.Result{Err: errLoop, NoCache: true}
@@ -110,13 +141,17 @@ func (c *Chain) authenticate(ctx context.Context, token string) cache.Result {
 		c.metrics.outcome("", "rejected")
 		return cache.Result{Err: err, NoCache: true}
 	}
+	if opaque && !fallBack {
+		c.metrics.outcome("", "rejected")
+		return cache.Result{Err: errOpaqueCaller, NoCache: true}
+	}
 	start := time.Now()
 	var r cache.Result
 	if opaque {
 		// Nothing to verify locally: the named upstream is the authority.
 		r = is.viaUpstream(ctx, token, time.Time{})
 	} else {
-		r = is.authenticate(ctx, token)
+		r = is.authenticate(ctx, token, fallBack)
 	}
 	r = c.checkAnswer(ctx, is, r, token)
 	c.metrics.verified(is.name, time.Since(start))

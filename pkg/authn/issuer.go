@@ -168,15 +168,17 @@ func (r routeKeys) MayHold(kid string) bool {
 
 func (r routeKeys) Refetch(ctx context.Context) { r.is.keys.RefetchForRoute(ctx) }
 
-// authenticate verifies locally and involves the cluster as the policy says.
-func (is *issuer) authenticate(ctx context.Context, token string) cache.Result {
+// authenticate verifies locally and involves the cluster as the policy
+// says. fallBack lets a token that cannot be verified locally go to the
+// cluster; a verified one is confirmed there as the policy says either way.
+func (is *issuer) authenticate(ctx context.Context, token string, fallBack bool) cache.Result {
 	res, err := is.verifier.Verify(ctx, token)
 	switch {
 	case err == nil && is.needsConfirmation(res):
 		return is.confirm(ctx, token, res)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
-	case is.canFallBack(err, token):
+	case fallBack && is.canFallBack(err, token):
 		return is.viaUpstream(ctx, token, time.Time{})
 	default:
 		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))

@@ -1,8 +1,8 @@
 package callers_test
 
-// Adversarial tests of caller authentication and authorization, written
-// by a security review (branch h-adv10). Each TestAdversary* test states
-// the contract it checks; a failing one is a finding, not a flake.
+// Attacks on caller authentication and authorization, found by a security
+// review; each test states the contract it checks, and each failed before
+// the fix it guards.
 
 import (
 	"bytes"
@@ -196,10 +196,10 @@ func newAdvEnv(t testing.TB, mutate func(*v1alpha1.Configuration)) *advEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {}) // the chain's background loops are not started
-	t0 := cfg.Callers.Tokens
+	t0, tokens := cfg.Callers.Tokens, chain.CallerTokens()
 	gate, err := callers.NewGate(callers.GateOptions{
 		ClientCA:      func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{}, false },
-		Tokens:        &callers.TokenOptions{Reviewer: chain, Router: chain, Audiences: t0.Audiences, Issuers: t0.Issuers},
+		Tokens:        &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: t0.Audiences, Issuers: t0.Issuers},
 		Authorization: cfg.Callers.Authorization, Router: chain, Metrics: callers.NewMetrics(reg),
 	})
 	if err != nil {
@@ -227,7 +227,7 @@ func (e *advEnv) review(bearer, token string, auds []string) *httptest.ResponseR
 	return w
 }
 
-// TestAdversaryUnauthenticatedForgedCallerTokenReachesUpstream: a caller
+// TestForgedCallerTokenCausesNoUpstreamCall: a caller
 // token is a credential, so a request that presents a forged one is an
 // unauthenticated request and must not make tokenfed call anyone on its
 // behalf (DESIGN: "A review the caller may not ask for costs no signature
@@ -243,7 +243,7 @@ func (e *advEnv) review(bearer, token string, auds []string) *httptest.ResponseR
 // token is one upstream TokenReview, from anyone who can reach the port;
 // the answer is 401 only afterwards. At upstream.maxConcurrent (32) such
 // requests in flight, legitimate reviews that need hub's cluster get 503.
-func TestAdversaryUnauthenticatedForgedCallerTokenReachesUpstream(t *testing.T) {
+func TestForgedCallerTokenCausesNoUpstreamCall(t *testing.T) {
 	e := newAdvEnv(t, nil)
 	_, stray := advKeys()
 	const n = 20
@@ -258,12 +258,12 @@ func TestAdversaryUnauthenticatedForgedCallerTokenReachesUpstream(t *testing.T) 
 	}
 }
 
-// TestAdversaryUnauthenticatedOpaqueCallerTokenReachesUpstream: with
+// TestOpaqueCallerTokenCausesNoUpstreamCall: with
 // opaqueTokenUpstream: hub and hub a caller-token issuer (the cluster
 // tokenfed runs in, as docs/callers.md suggests), IssuersOf names hub for
 // ANY opaque string, so every unauthenticated request with
 // "Authorization: Bearer <random>" is forwarded to hub's TokenReview API.
-func TestAdversaryUnauthenticatedOpaqueCallerTokenReachesUpstream(t *testing.T) {
+func TestOpaqueCallerTokenCausesNoUpstreamCall(t *testing.T) {
 	e := newAdvEnv(t, func(c *v1alpha1.Configuration) { c.OpaqueTokenUpstream = "hub" })
 	const n = 20
 	for i := range n {
@@ -276,7 +276,7 @@ func TestAdversaryUnauthenticatedOpaqueCallerTokenReachesUpstream(t *testing.T) 
 	}
 }
 
-// TestAdversaryUnauthenticatedForgedCallerTokensEvictCachedAnswers: the
+// TestForgedCallerTokensEvictNoCachedAnswers: the
 // review cache is shared by caller tokens and reviewed tokens, and a forged
 // caller token's failed verification is cached (failureTTL) like any
 // review's. So an unauthenticated client that sends enough distinct
@@ -286,7 +286,7 @@ func TestAdversaryUnauthenticatedOpaqueCallerTokenReachesUpstream(t *testing.T) 
 // which then cost signature checks and, for upstream policies always /
 // whenBound, upstream calls again. Each forged token also costs an RSA
 // verification before the 401.
-func TestAdversaryUnauthenticatedForgedCallerTokensEvictCachedAnswers(t *testing.T) {
+func TestForgedCallerTokensEvictNoCachedAnswers(t *testing.T) {
 	e := newAdvEnv(t, func(c *v1alpha1.Configuration) {
 		c.Cache.MaxEntries = 128 // 4 per shard: the attack needs MaxEntries-ish requests
 		c.Issuers[0].Upstream = nil
@@ -297,7 +297,7 @@ func TestAdversaryUnauthenticatedForgedCallerTokensEvictCachedAnswers(t *testing
 	if w := e.review(app, member, nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"authenticated":true`) {
 		t.Fatalf("legitimate review: got %d %s", w.Code, w.Body.String())
 	}
-	if _, ok := e.chain.Cached(app, []string{advCallerAud}); !ok {
+	if _, ok := e.chain.CallerTokens().Cached(app, []string{advCallerAud}); !ok {
 		t.Fatal("the app's own token is not cached after its review")
 	}
 	if _, ok := e.chain.Cached(member, nil); !ok {
@@ -311,14 +311,14 @@ func TestAdversaryUnauthenticatedForgedCallerTokensEvictCachedAnswers(t *testing
 			t.Fatalf("forged %d: got %d, want 401", i, w.Code)
 		}
 	}
-	_, appCached := e.chain.Cached(app, []string{advCallerAud})
+	_, appCached := e.chain.CallerTokens().Cached(app, []string{advCallerAud})
 	_, memberCached := e.chain.Cached(member, nil)
 	if !appCached || !memberCached {
 		t.Errorf("after %d unauthenticated requests with forged caller tokens: the app's own token cached=%v, the member's reviewed token cached=%v; want both still cached (an unauthenticated client must not be able to flush the cache)", n, appCached, memberCached)
 	}
 }
 
-// TestAdversaryClientCertExpiryIgnoredOnKeptAliveConnection: the caller
+// TestExpiredCallerCertRefusedOnKeptAliveConnection: the caller
 // certificate is verified once, in the handshake, and the converted user
 // is used for every later request on the connection. kube-apiserver's
 // webhook client keeps connections open indefinitely while it is busy
@@ -327,7 +327,7 @@ func TestAdversaryUnauthenticatedForgedCallerTokensEvictCachedAnswers(t *testing
 // being admitted for as long as it keeps the connection busy.
 // kube-apiserver's own x509 authenticator, whose conversion tokenfed
 // reuses, checks the chain (and NotAfter) on every request.
-func TestAdversaryClientCertExpiryIgnoredOnKeptAliveConnection(t *testing.T) {
+func TestExpiredCallerCertRefusedOnKeptAliveConnection(t *testing.T) {
 	ca, err := devcerts.NewCA("adv-ca", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -400,22 +400,21 @@ type nopRouter struct{}
 func (nopRouter) Cached(string, []string) (*authenticator.Response, bool) { return nil, false }
 func (nopRouter) IssuersOf(string) []string                               { return nil }
 
-// TestAdversaryDelegatedOutageMultipliesMemberRetries: DESIGN: "Return 5xx
+// TestDelegatedOutageIsNotMultipliedByRetries: DESIGN: "Return 5xx
 // only for real server faults. kube-apiserver retries a 5xx up to 5 times,
 // so every 5xx multiplies the load." In Delegated mode, when the authorizing
-// cluster is down, a review gets 503 with "Retry-After: 1"
-// (docs/callers.md). But kube-apiserver's webhook client is a client-go
-// REST client, and client-go itself retries any 429/5xx that carries
-// Retry-After up to 10 times (sleeping Retry-After each time), inside each
-// of the webhook's own backoff attempts. Measured: one member review
-// becomes 11 requests to tokenfed over 10 s (each one a SubjectAccessReview
-// attempt against the cluster that is already down), and the user's
-// request on the member hangs for those 10 s instead of failing fast. The
-// same "Retry-After: 1" is sent for an unavailable upstream.
+// cluster is down, a review gets 503. It used to carry "Retry-After: 1",
+// and kube-apiserver's webhook client is a client-go REST client, which
+// itself retries any 429/5xx carrying Retry-After up to 10 times (sleeping
+// Retry-After each time), inside each of the webhook's own backoff
+// attempts: one member review became 11 requests to tokenfed over 10 s
+// (each a SubjectAccessReview attempt against the cluster already down),
+// with the user's request on the member hanging all along. The same
+// answer goes out for an unavailable upstream.
 //
 // The member here is k8s.io/apiserver's token webhook authenticator, the
 // exact client kube-apiserver uses, with kube-apiserver's default backoff.
-func TestAdversaryDelegatedOutageMultipliesMemberRetries(t *testing.T) {
+func TestDelegatedOutageIsNotMultipliedByRetries(t *testing.T) {
 	ca, err := devcerts.NewCA("adv-ca", time.Hour)
 	if err != nil {
 		t.Fatal(err)

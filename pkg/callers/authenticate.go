@@ -3,8 +3,10 @@ package callers
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
@@ -23,17 +25,18 @@ const URISANExtraKey = "tokenfed.io/uri-san"
 
 // TokenOptions configure caller tokens.
 type TokenOptions struct {
-	// Reviewer is tokenfed's own chain; its cache makes a caller's repeated
-	// token cost one lookup.
+	// Reviewer is tokenfed's own chain as it reviews caller tokens
+	// (authn.CallerTokens): locally only, never upstream, with a cache of
+	// its own that makes a caller's repeated token cost one lookup.
 	Reviewer authenticator.Token
 	// Audiences: the token must be valid for one (tokenfed's own).
 	Audiences authenticator.Audiences
 	// Issuers whose tokens may be caller credentials, by name.
 	Issuers []string
 	// Router names a token's issuers without cryptography or I/O, so that a
-	// token of any other issuer is refused before the Reviewer verifies it
-	// or asks an upstream about it: an unauthenticated request must cost no
-	// more than that.
+	// token of any other issuer is refused before the Reviewer verifies it:
+	// an unauthenticated request must cost no more than that. Its Cached is
+	// the Reviewer's cache.
 	Router IssuerRouter
 }
 
@@ -54,16 +57,19 @@ func NewAuthenticator(verifyOpts VerifyOptionsFunc, tokens *TokenOptions) authen
 
 // certAuthenticator maps a handshake-verified certificate with
 // kube-apiserver's own conversion (CN -> user, O -> groups) and adds the URI
-// SANs. Verification is not repeated per request: callers.VerifyConnection
-// did it once for the connection, which the review benchmark needs. Nor is
-// the conversion: see certUsers.
+// SANs. Neither the verification nor the conversion is repeated on every
+// request of a connection (see certUsers), but the certificate is checked
+// against the current CA and the current time on every one, as
+// kube-apiserver's x509 authenticator does: a kept-alive connection must
+// not outlive its certificate, nor the CA that was removed to revoke it.
 func certAuthenticator(verifyOpts VerifyOptionsFunc) authenticator.Request {
 	users := newCertUsers(maxCertUsers)
 	return authenticator.RequestFunc(func(r *http.Request) (*authenticator.Response, bool, error) {
-		if _, ok := verifyOpts(); !ok || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		opts, ok := verifyOpts()
+		if !ok || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			return nil, false, nil
 		}
-		return users.user(r.TLS.PeerCertificates)
+		return users.user(r.TLS.PeerCertificates, opts, time.Now())
 	})
 }
 
@@ -72,30 +78,68 @@ func certAuthenticator(verifyOpts VerifyOptionsFunc) authenticator.Request {
 // again, which is only slower.
 const maxCertUsers = 1024
 
+// errCertNotTrusted: the certificate no longer chains to the current CA,
+// or is outside its validity.
+var errCertNotTrusted = errors.New("client certificate is not trusted")
+
 // certUsers keeps the converted user of recently seen certificates, by
-// pointer. crypto/tls parses a connection's certificates once, so every
-// request on a kept-alive connection (kube-apiserver's webhook client keeps
-// them) presents the same *x509.Certificate; converting it again costs a
-// SHA-256 of the certificate (the credential ID) and half the allocations
-// of the caller layer. A pointer names one parsed certificate, which is
-// never modified, and being a key keeps it from being collected and its
-// address reused. The cached responses are shared, so they are never
-// modified either.
+// pointer, with what it was verified against. crypto/tls parses a
+// connection's certificates once, so every request on a kept-alive
+// connection (kube-apiserver's webhook client keeps them) presents the same
+// *x509.Certificate; verifying and converting it again costs a chain
+// verification, a SHA-256 of the certificate (the credential ID) and half
+// the allocations of the caller layer. A pointer names one parsed
+// certificate, which is never modified, and being a key keeps it from
+// being collected and its address reused. The cached responses are shared,
+// so they are never modified either.
 type certUsers struct {
 	cache *lru.Cache
 }
 
+// certUser is a verified certificate's user, the CA pool it was verified
+// against (a reloaded CA file is a new pool) and the window in which every
+// certificate of its verified chain is valid.
+type certUser struct {
+	resp                *authenticator.Response
+	roots               *x509.CertPool
+	notBefore, notAfter time.Time
+}
+
 func newCertUsers(max int) *certUsers { return &certUsers{cache: lru.New(max)} }
 
-func (c *certUsers) user(chain []*x509.Certificate) (*authenticator.Response, bool, error) {
-	if resp, ok := c.cache.Get(chain[0]); ok {
-		return resp.(*authenticator.Response), true, nil
+func (c *certUsers) user(chain []*x509.Certificate, opts x509.VerifyOptions, now time.Time) (*authenticator.Response, bool, error) {
+	if v, ok := c.cache.Get(chain[0]); ok {
+		if u := v.(*certUser); u.roots == opts.Roots && !now.Before(u.notBefore) && !now.After(u.notAfter) {
+			return u.resp, true, nil
+		}
+	}
+	opts.CurrentTime = now
+	verified, err := verify(chain, opts)
+	if err != nil {
+		c.cache.Remove(chain[0])
+		return nil, false, errCertNotTrusted
 	}
 	resp, ok, err := convert(chain)
 	if ok && err == nil {
-		c.cache.Add(chain[0], resp)
+		u := &certUser{resp: resp, roots: opts.Roots}
+		u.notBefore, u.notAfter = validity(verified[0])
+		c.cache.Add(chain[0], u)
 	}
 	return resp, ok, err
+}
+
+// validity is the window in which every certificate of chain is valid.
+func validity(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
+	notBefore, notAfter = chain[0].NotBefore, chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotBefore.After(notBefore) {
+			notBefore = c.NotBefore
+		}
+		if c.NotAfter.Before(notAfter) {
+			notAfter = c.NotAfter
+		}
+	}
+	return notBefore, notAfter
 }
 
 // convert is kube-apiserver's conversion plus the URI SANs, passed through

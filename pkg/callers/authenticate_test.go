@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"slices"
 	"testing"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -22,9 +23,12 @@ func TestCertUsers(t *testing.T) {
 	a := certFor(t, ca, "member-a", []string{"members"}, "spiffe://corp/member-a")
 	b := certFor(t, ca, "member-b", nil, "")
 	users := newCertUsers(1)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	opts := x509.VerifyOptions{Roots: roots}
 	userOf := func(c *x509.Certificate) *authenticator.Response {
 		t.Helper()
-		resp, ok, err := users.user([]*x509.Certificate{c})
+		resp, ok, err := users.user([]*x509.Certificate{c}, opts, time.Now())
 		if !ok || err != nil {
 			t.Fatalf("got ok=%v err=%v, want a user", ok, err)
 		}
@@ -52,4 +56,46 @@ func TestCertUsers(t *testing.T) {
 		t.Errorf("got the remembered conversion of a dropped certificate, want a new one")
 	}
 	wantA(back)
+}
+
+// TestCertUsersRecheckedPerRequest: a remembered certificate is refused
+// once it expires, and once the CA it chained to is replaced, as on every
+// request of a kept-alive connection; and admitted again with its CA back.
+func TestCertUsersRecheckedPerRequest(t *testing.T) {
+	ca, err := devcerts.NewCA("test-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := devcerts.NewCA("other-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := certFor(t, ca, "member-a", nil, "")
+	chain := []*x509.Certificate{cert}
+	pool := func(c *devcerts.CA) x509.VerifyOptions {
+		p := x509.NewCertPool()
+		p.AddCert(c.Cert)
+		return x509.VerifyOptions{Roots: p}
+	}
+	current, replaced := pool(ca), pool(other)
+	users := newCertUsers(8)
+	now := time.Now()
+	for _, tc := range []struct {
+		name   string
+		opts   x509.VerifyOptions
+		at     time.Time
+		wantOK bool
+	}{
+		{name: "valid", opts: current, at: now, wantOK: true},
+		{name: "remembered, still valid", opts: current, at: now.Add(time.Minute), wantOK: true},
+		{name: "remembered, after NotAfter", opts: current, at: cert.NotAfter.Add(time.Second)},
+		{name: "remembered, before NotBefore", opts: current, at: cert.NotBefore.Add(-time.Second)},
+		{name: "the CA replaced", opts: replaced, at: now},
+		{name: "the CA back", opts: current, at: now, wantOK: true},
+	} {
+		resp, ok, err := users.user(chain, tc.opts, tc.at)
+		if ok != tc.wantOK || (ok && resp.User.GetName() != "member-a") || (!ok && err == nil) {
+			t.Errorf("%s: got ok=%v err=%v, want ok=%v (an error when refused)", tc.name, ok, err, tc.wantOK)
+		}
+	}
 }

@@ -70,8 +70,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.apiVersion = rv.apiVersion
 	o := h.authenticate(r, rv)
 	if o.unavailable {
+		// No Retry-After: client-go, inside kube-apiserver's webhook
+		// client, retries every 5xx carrying one up to ten times on top of
+		// the webhook's own five backoff retries, and a member's user
+		// request would hang through all of them.
 		rec.code, rec.outcome = http.StatusServiceUnavailable, "unavailable"
-		w.Header().Set("Retry-After", "1")
 		writeJSON(logger, w, http.StatusServiceUnavailable, errorStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, o.errMsg))
 		return
 	}

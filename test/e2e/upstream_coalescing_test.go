@@ -34,8 +34,8 @@ func TestUpstreamCoalescing(t *testing.T) {
 		t.Fatal("warm-up: an opaque token was accepted")
 	}
 	const (
-		coalesced     = "tokenfed_cache_coalesced_total"
-		hits          = `tokenfed_cache_lookups_total{result="hit"}`
+		coalesced     = `tokenfed_cache_coalesced_total{cache="reviews"}`
+		hits          = `tokenfed_cache_lookups_total{cache="reviews",result="hit"}`
 		authenticated = `tokenfed_authentications_total{issuer="hub",outcome="authenticated"}`
 	)
 	before := map[string]float64{}

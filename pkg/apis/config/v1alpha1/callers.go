@@ -24,7 +24,7 @@ func validateCallers(c *Configuration, p *field.Path) field.ErrorList {
 	}
 	allErrs := validateCallerCredentials(c, p)
 	if cs.Tokens != nil {
-		allErrs = append(allErrs, validateCallerTokens(cs.Tokens, issuers, p.Child("tokens"))...)
+		allErrs = append(allErrs, validateCallerTokens(cs.Tokens, c.Issuers, p.Child("tokens"))...)
 	}
 	return append(allErrs, validateCallerAuthorization(&cs.Authorization, issuers, p.Child("authorization"))...)
 }
@@ -43,23 +43,47 @@ func validateCallerCredentials(c *Configuration, p *field.Path) field.ErrorList 
 	return nil
 }
 
-func validateCallerTokens(t *CallerTokens, issuers sets.Set[string], p *field.Path) field.ErrorList {
+func validateCallerTokens(t *CallerTokens, all []Issuer, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	if len(t.Audiences) == 0 {
 		allErrs = append(allErrs, field.Required(p.Child("audiences"), "a caller token must be minted for tokenfed, or any token of the issuer would do"))
 	}
-	for i, a := range t.Audiences {
-		if a == "" {
-			allErrs = append(allErrs, field.Invalid(p.Child("audiences").Index(i), a, "must not be empty"))
-		}
-	}
+	allErrs = append(allErrs, validateAudienceValues(t.Audiences, p.Child("audiences"))...)
 	if len(t.Issuers) == 0 {
 		allErrs = append(allErrs, field.Required(p.Child("issuers"), "the issuers whose tokens may be caller credentials"))
 	}
 	for i, name := range t.Issuers {
-		if !issuers.Has(name) {
-			allErrs = append(allErrs, field.NotFound(p.Child("issuers").Index(i), name))
+		ip := p.Child("issuers").Index(i)
+		j := slices.IndexFunc(all, func(is Issuer) bool { return is.Name == name })
+		if j < 0 {
+			allErrs = append(allErrs, field.NotFound(ip, name))
+			continue
 		}
+		allErrs = append(allErrs, validateCallerTokenIssuer(t, &all[j], ip, p.Child("audiences"))...)
+	}
+	return allErrs
+}
+
+// validateCallerTokenIssuer: a caller token is a credential only because it
+// was minted for tokenfed. An audience the issuer's ordinary tokens carry
+// (its audiences, such as a cluster's API audience or an OIDC client ID),
+// or one its own aud check stands in for (reviewAudiences), would make every
+// such token a caller credential, replayable by any service that received
+// one. And an unprefixed issuer emits names in the certificate callers'
+// namespace (an unprefixed CN or O), so its tokens could take their
+// policies.
+func validateCallerTokenIssuer(t *CallerTokens, is *Issuer, p, audPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, a := range t.Audiences {
+		switch {
+		case slices.Contains(is.Audiences, a):
+			allErrs = append(allErrs, field.Invalid(audPath.Index(i), a, "issuer "+is.Name+"'s ordinary tokens carry this audience (issuers[].audiences), so every one of them would be a caller credential: use an audience minted only for tokenfed"))
+		case slices.Contains(is.ReviewAudiences, a):
+			allErrs = append(allErrs, field.Invalid(audPath.Index(i), a, "issuer "+is.Name+" lists this audience in reviewAudiences, so every token of its own audiences would count as minted for tokenfed: use an audience that is in neither"))
+		}
+	}
+	if is.Mapping.Prefix != nil && *is.Mapping.Prefix == "" {
+		allErrs = append(allErrs, field.Invalid(p, is.Name, "an unprefixed issuer emits names of the certificate callers' namespace (CN and O are unprefixed), so its tokens could match their policies: give the issuer a mapping.prefix to use its tokens as caller credentials"))
 	}
 	return allErrs
 }
@@ -104,6 +128,7 @@ func validateCallerPolicy(cp *CallerPolicy, issuers sets.Set[string], p *field.P
 			allErrs = append(allErrs, field.NotFound(p.Child("issuers").Index(i), name))
 		}
 	}
+	allErrs = append(allErrs, validateAudienceValues(cp.Audiences, p.Child("audiences"))...)
 	for i, e := range cp.Endpoints {
 		if !slices.Contains(PrivilegedEndpoints, e) {
 			allErrs = append(allErrs, field.NotSupported(p.Child("endpoints").Index(i), e, PrivilegedEndpoints))
