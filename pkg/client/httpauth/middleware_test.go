@@ -2,9 +2,11 @@ package httpauth_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -20,7 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(authtest.Main(m, tokenfedproc.Recorded, tokenfedproc.RemoveRecorded))
+	os.Exit(authtest.Main(m, authtest.MainOptions{Recorded: tokenfedproc.Recorded, Done: tokenfedproc.RemoveRecorded}))
 }
 
 // realm needs escaping in a quoted-string, so every challenge below also
@@ -29,11 +31,13 @@ const realm = `orders "v2" \ api`
 
 // seen is what the protected handler saw, as it reports it.
 type seen struct {
-	User          string              `json:"user"`
-	Groups        []string            `json:"groups"`
-	Extra         map[string][]string `json:"extra"`
-	Audiences     []string            `json:"audiences"`
-	Authorization []string            `json:"authorization"`
+	User      string              `json:"user"`
+	Groups    []string            `json:"groups"`
+	Extra     map[string][]string `json:"extra"`
+	Audiences []string            `json:"audiences"`
+	// Authorization counts the Authorization fields left for the handler:
+	// a count, so a failure message cannot print a token.
+	Authorization int `json:"authorization"`
 }
 
 // reportHandler answers with what it sees of the request, and counts calls.
@@ -47,7 +51,7 @@ func reportHandler(calls *atomic.Int64) http.Handler {
 		if auds, ok := httpauth.TokenAudiencesFrom(r.Context()); ok {
 			s.Audiences = auds
 		}
-		s.Authorization = r.Header.Values("Authorization")
+		s.Authorization = len(r.Header.Values("Authorization"))
 		_ = json.NewEncoder(w).Encode(s)
 	})
 }
@@ -227,6 +231,9 @@ func startServer(t *testing.T, h http.Handler, http2 bool) *httptest.Server {
 func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // without the URL, whose query may hold a token
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}

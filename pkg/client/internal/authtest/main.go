@@ -3,6 +3,7 @@ package authtest
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"testing"
 
@@ -16,12 +17,22 @@ import (
 // log is written, so the scan reads all of it.
 const maxVerbosity = 10
 
+// MainOptions are what Main adds to the scan.
+type MainOptions struct {
+	// Recorded returns more files to scan, such as tokenfedproc.Recorded.
+	Recorded func() []string
+	// Done is called once the scan passed (tokenfedproc.RemoveRecorded).
+	Done func() error
+	// LogTo is called with the scanned log before the tests run, so that
+	// other loggers (gRPC's) write there too.
+	LogTo func(io.Writer)
+}
+
 // Main is a whole TestMain. It sends klog (the middleware's default
 // logger, and client-go's) to a file at the highest verbosity, runs the
-// tests, then fails the run if that file or any file recorded returns
-// holds any part of a registered token. recorded and done (called once the
-// scan passed) may be nil.
-func Main(m *testing.M, recorded func() []string, done func() error) int {
+// tests, then fails the run if that file or any file opts.Recorded returns
+// holds any part of a registered token.
+func Main(m *testing.M, opts MainOptions) int {
 	f, err := os.CreateTemp("", "authtest-log-")
 	if err == nil {
 		err = logTo(f)
@@ -30,21 +41,24 @@ func Main(m *testing.M, recorded func() []string, done func() error) int {
 		fmt.Fprintf(os.Stderr, "authtest: %v\n", err)
 		return 1
 	}
+	if opts.LogTo != nil {
+		opts.LogTo(f)
+	}
 	files := func() []string {
-		if recorded == nil {
+		if opts.Recorded == nil {
 			return []string{f.Name()}
 		}
-		return append(recorded(), f.Name())
+		return append(opts.Recorded(), f.Name())
 	}
-	cleanup := func() error {
-		if done != nil {
-			if err := done(); err != nil {
+	done := func() error {
+		if opts.Done != nil {
+			if err := opts.Done(); err != nil {
 				return err
 			}
 		}
 		return os.Remove(f.Name())
 	}
-	return secretscan.Main(m, files, cleanup)
+	return secretscan.Main(m, files, done)
 }
 
 // logTo sends every klog line, at any verbosity, to f.
