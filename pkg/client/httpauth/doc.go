@@ -92,9 +92,10 @@
 // # With k8s.io/apiserver's webhook authenticator
 //
 // plugin/pkg/authenticator/token/webhook (what kube-apiserver uses to call
-// tokenfed) works as the Authenticator. Give it no implicit audiences: with
-// them, a token tokenfed rejects comes back as an error (and would be
-// answered 503); without them, as (nil, false, nil). Mind its logs:
+// tokenfed) works as the Authenticator. Give it no implicit audiences:
+// with implicit audiences that include one of Audiences, a token tokenfed
+// rejects comes back as an error (and would be answered 503); without
+// them, as (nil, false, nil). Mind its logs:
 // client-go logs each request body, the token included, at -v=8 and above,
 // from the context's logger. Run below -v=8, or wrap it in an
 // authenticator.TokenFunc that calls it with

@@ -121,7 +121,7 @@ var errTwoMethods = &bearer.Problem{Malformed: true, Description: "a token in bo
 func (m *Middleware) check(r *http.Request) (context.Context, bearer.Outcome, *bearer.Problem) {
 	values := r.Header.Values("Authorization")
 	// The body (form-encoded access_token) is not read: it is next's.
-	if len(values) > 0 && strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
+	if len(values) > 0 && r.URL.Query().Has("access_token") {
 		return r.Context(), m.checker.Refuse(r.Context(), errTwoMethods), errTwoMethods
 	}
 	return m.checker.Check(r.Context(), values)

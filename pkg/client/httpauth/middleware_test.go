@@ -103,6 +103,8 @@ var middlewareCases = []struct {
 	{name: "quote in token", header: []string{`Bearer "` + authtest.Good + `"`}, wantCode: 400, wantChallenge: challenge("invalid_request", "the bearer token is not a single b64token")},
 	{name: "header and query", header: []string{"Bearer " + authtest.Good}, query: "a=b&access_token=" + authtest.Rejected, wantCode: 400, wantChallenge: challenge("invalid_request", "a token in both the Authorization field and the access_token query parameter")},
 
+	{name: "header and percent-encoded query name", header: []string{"Bearer " + authtest.Good}, query: "access%5Ftoken=" + authtest.Rejected, wantCode: 400, wantChallenge: challenge("invalid_request", "a token in both the Authorization field and the access_token query parameter")},
+
 	{name: "rejected", header: []string{"Bearer " + authtest.Rejected}, wantCode: 401, wantChallenge: challenge("invalid_token", invalidToken), wantChecked: true},
 	{name: "unknown token", header: []string{"Bearer unknown-token-nobody-issued"}, wantCode: 401, wantChallenge: challenge("invalid_token", invalidToken), wantChecked: true},
 	{name: "minted for another audience", header: []string{"Bearer " + authtest.ForOther}, wantCode: 401, wantChallenge: challenge("invalid_token", invalidToken), wantChecked: true},
