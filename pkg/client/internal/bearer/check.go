@@ -111,13 +111,13 @@ func (c *Checker) check(ctx context.Context, token string) (context.Context, Out
 		logger.Error(nil, "token not checked: authenticator accepted it but named no user")
 		return ctx, Faulty
 	}
-	accepted := c.audiences.Intersect(resp.Audiences)
 	if len(resp.Audiences) == 0 {
 		// kube-apiserver reads "no audiences" as "the API's own"; an app
 		// cannot, or a token minted for any service would pass here.
 		logger.Error(nil, "token refused: the authenticator named no audiences; it must read authenticator.AudiencesFrom and answer with the ones it checked", "user", resp.User.GetName())
 		return ctx, Rejected
 	}
+	accepted := c.audiences.Intersect(resp.Audiences)
 	if len(accepted) == 0 {
 		logger.V(logLevelRequest).Info("request refused", "reason", "token valid for other audiences", "user", resp.User.GetName(), "audiences", resp.Audiences)
 		return ctx, Rejected
