@@ -24,12 +24,19 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return run(root), out.String(), errOut.String()
 }
 
-func TestWebhookKubeconfigCommand(t *testing.T) {
+// certsAndOutput writes development certificates, and returns them and
+// a path in a directory of its own for the command to write.
+func certsAndOutput(t *testing.T) (devcerts.Files, string) {
+	t.Helper()
 	certs, err := devcerts.Write(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	output := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	return certs, filepath.Join(t.TempDir(), "webhook.kubeconfig")
+}
+
+func TestWebhookKubeconfigCommand(t *testing.T) {
+	certs, output := certsAndOutput(t)
 	tests := []struct {
 		name string
 		args []string
@@ -67,6 +74,7 @@ func TestWebhookKubeconfigCommand(t *testing.T) {
 				if stdout != "" {
 					t.Errorf("got stdout %q, want nothing when writing a file", stdout)
 				}
+				var err error
 				if data, err = os.ReadFile(tt.file); err != nil {
 					t.Fatal(err)
 				}
@@ -83,11 +91,7 @@ func TestWebhookKubeconfigCommand(t *testing.T) {
 }
 
 func TestWebhookKubeconfigCommandErrors(t *testing.T) {
-	certs, err := devcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	output := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	certs, output := certsAndOutput(t)
 	tests := []struct {
 		name    string
 		args    []string
