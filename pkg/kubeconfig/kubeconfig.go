@@ -24,6 +24,7 @@
 package kubeconfig
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -129,7 +130,11 @@ func webhookURL(server string) (string, error) {
 	}
 	u, err := url.Parse(server)
 	if err != nil {
-		return "", fmt.Errorf("--%s: %w", flagServer, err)
+		// url.Error quotes the whole URL, password included.
+		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return "", fmt.Errorf("--%s is not a URL: %w", flagServer, err)
 	}
 	switch {
 	case u.Scheme != "https":

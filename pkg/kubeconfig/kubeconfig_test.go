@@ -181,6 +181,7 @@ func TestBuildErrors(t *testing.T) {
 		{"no host", Options{Server: "https:///authenticate"}, []string{"--server", "want a host"}},
 		{"a query", Options{Server: "https://tokenfed.example/?x=1"}, []string{"--server", "no query"}},
 		{"user information", Options{Server: "https://member:hunter2@tokenfed.example"}, []string{"--server", "no user information"}},
+		{"not a URL, with a password", Options{Server: "https://member:hunter2@tokenfed.example:port"}, []string{"--server is not a URL", "invalid port"}},
 		{"certificate without key", Options{Server: "https://t", ClientCertificate: "client.crt"}, []string{"--client-certificate and --client-key must be set together"}},
 		{"key without certificate", Options{Server: "https://t", ClientKey: "client.key"}, []string{"--client-certificate and --client-key must be set together"}},
 		{"certificate and token", Options{Server: "https://t", ClientCertificate: "client.crt", ClientKey: "client.key", CallerTokenFile: "caller.token"}, []string{"--client-certificate and --caller-token-file", "not both"}},
