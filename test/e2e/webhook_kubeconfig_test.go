@@ -51,14 +51,7 @@ func TestWebhookKubeconfigCLI(t *testing.T) {
 	t.Run("a caller certificate no policy names is refused", func(t *testing.T) {
 		cert, key := e.issue(t, strangerCN)
 		kubeconfig := e.restartWith(t, e.write(t, "stranger.kubeconfig", "--client-certificate", cert, "--client-key", key, "--embed-certs"))
-		forbidden := decisions("none", "forbidden")
-		delta := grew(t, e.operator, e.p, []string{forbidden}, func() {
-			wantUnauthorized(t, e.member, e.hubToken, "member with a certificate no policy names")
-		})
-		if delta[forbidden] < 1 {
-			t.Fatalf("%s grew by %v, want at least 1: tokenfed must have refused the member", forbidden, delta[forbidden])
-		}
-		e.wantUsedAsIs(t, kubeconfig)
+		e.wantRefused(t, kubeconfig, "forbidden")
 	})
 
 	t.Run("no caller certificate is refused", func(t *testing.T) {
@@ -67,15 +60,7 @@ func TestWebhookKubeconfigCLI(t *testing.T) {
 		if want := "Warning: no --client-certificate or --caller-token-file"; !strings.Contains(stderr, want) {
 			t.Errorf("got stderr %q, want %q", stderr, want)
 		}
-		kubeconfig := e.restartWith(t, e.remember(t, path))
-		unauthenticated := decisions("none", "unauthenticated")
-		delta := grew(t, e.operator, e.p, []string{unauthenticated}, func() {
-			wantUnauthorized(t, e.member, e.hubToken, "member without a caller certificate")
-		})
-		if delta[unauthenticated] < 1 {
-			t.Fatalf("%s grew by %v, want at least 1: tokenfed must have refused the member", unauthenticated, delta[unauthenticated])
-		}
-		e.wantUsedAsIs(t, kubeconfig)
+		e.wantRefused(t, e.restartWith(t, e.remember(t, path)), "unauthenticated")
 	})
 }
 
@@ -204,6 +189,21 @@ func (e *cliEnv) wantLogin(t *testing.T, kubeconfig string) {
 	})
 	if delta[allowed] < 1 {
 		t.Fatalf("%s grew by %v, want at least 1", allowed, delta[allowed])
+	}
+	e.wantUsedAsIs(t, kubeconfig)
+}
+
+// wantRefused fails unless the member refuses the hub token because
+// tokenfed refused the member, with outcome, as the caller that
+// kubeconfig makes it.
+func (e *cliEnv) wantRefused(t *testing.T, kubeconfig, outcome string) {
+	t.Helper()
+	series := decisions("none", outcome)
+	delta := grew(t, e.operator, e.p, []string{series}, func() {
+		wantUnauthorized(t, e.member, e.hubToken, "member with "+filepath.Base(kubeconfig))
+	})
+	if delta[series] < 1 {
+		t.Fatalf("%s grew by %v, want at least 1: tokenfed must have refused the member", series, delta[series])
 	}
 	e.wantUsedAsIs(t, kubeconfig)
 }
