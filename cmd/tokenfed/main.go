@@ -31,6 +31,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newConfigCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newConfigCommand(), newVersionCommand(), newWebhookKubeconfigCommand())
 	return root
 }

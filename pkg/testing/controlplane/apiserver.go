@@ -65,7 +65,12 @@ func (c *ControlPlane) apiAudiences() []string {
 	return []string{c.IssuerURL}
 }
 
+// webhookKubeconfig is the file kube-apiserver reads: the given one, or
+// the one launchAPIServer writes.
 func (c *ControlPlane) webhookKubeconfig() string {
+	if c.opts.Webhook != nil && c.opts.Webhook.KubeconfigFile != "" {
+		return c.opts.Webhook.KubeconfigFile
+	}
 	return filepath.Join(c.Dir, "webhook.kubeconfig")
 }
 
@@ -126,7 +131,7 @@ func (c *ControlPlane) makeClients() error {
 // launchAPIServer starts kube-apiserver with the current flags on the
 // current port and waits for /readyz.
 func (c *ControlPlane) launchAPIServer(ctx context.Context) error {
-	if c.opts.Webhook != nil {
+	if c.opts.Webhook != nil && c.opts.Webhook.KubeconfigFile == "" {
 		if err := writeWebhookKubeconfig(c.webhookKubeconfig(), *c.opts.Webhook); err != nil {
 			return err
 		}

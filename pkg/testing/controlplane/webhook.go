@@ -2,18 +2,17 @@ package controlplane
 
 import (
 	"fmt"
-	"os"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"github.com/tokenfed/tokenfed/pkg/kubeconfig"
 )
 
 // WebhookOptions point kube-apiserver's token webhook authenticator at a
 // TokenReview server such as tokenfed.
 type WebhookOptions struct {
-	// URL is where kube-apiserver POSTs TokenReviews, path included,
-	// e.g. https://127.0.0.1:8443/apis/authentication.k8s.io/v1/tokenreviews.
+	// URL is where kube-apiserver POSTs TokenReviews, e.g.
+	// https://127.0.0.1:8443/apis/authentication.k8s.io/v1/tokenreviews;
+	// without a path it is tokenfed's /authenticate.
 	URL string
 	// CAFile verifies the webhook's serving certificate. Empty means the
 	// system roots.
@@ -21,6 +20,10 @@ type WebhookOptions struct {
 	// ClientCertFile and ClientKeyFile are the certificate kube-apiserver
 	// presents to the webhook. Both or neither.
 	ClientCertFile, ClientKeyFile string
+	// KubeconfigFile, instead of URL, CAFile, ClientCertFile and
+	// ClientKeyFile, is a ready webhook kubeconfig, which kube-apiserver
+	// reads as it is, e.g. one `tokenfed webhook-kubeconfig` wrote.
+	KubeconfigFile string
 	// Version is the TokenReview version sent: "v1", "v1beta1", or "" for
 	// kube-apiserver's default, which is still v1beta1 in 1.37.
 	Version string
@@ -33,7 +36,10 @@ type WebhookOptions struct {
 // validate rejects options kube-apiserver would reject later, with a less
 // clear message and only in its log.
 func (w WebhookOptions) validate() error {
-	if w.URL == "" {
+	switch {
+	case w.KubeconfigFile != "" && (w.URL != "" || w.CAFile != "" || w.ClientCertFile != "" || w.ClientKeyFile != ""):
+		return fmt.Errorf("webhook kubeconfig file %s: want no URL, CA or client certificate besides it", w.KubeconfigFile)
+	case w.KubeconfigFile == "" && w.URL == "":
 		return fmt.Errorf("webhook URL is empty")
 	}
 	if (w.ClientCertFile == "") != (w.ClientKeyFile == "") {
@@ -66,26 +72,18 @@ func WebhookKubeconfig(w WebhookOptions) ([]byte, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
-	cluster := &clientcmdapi.Cluster{Server: w.URL}
-	user := &clientcmdapi.AuthInfo{}
-	var err error
-	if cluster.CertificateAuthorityData, err = readOptional(w.CAFile); err != nil {
-		return nil, fmt.Errorf("webhook CA: %w", err)
+	if w.KubeconfigFile != "" {
+		return nil, fmt.Errorf("webhook kubeconfig file %s: it is given, not generated", w.KubeconfigFile)
 	}
-	if user.ClientCertificateData, err = readOptional(w.ClientCertFile); err != nil {
-		return nil, fmt.Errorf("webhook client certificate: %w", err)
+	data, err := kubeconfig.Generate(kubeconfig.Options{
+		Server: w.URL, CertificateAuthority: w.CAFile,
+		ClientCertificate: w.ClientCertFile, ClientKey: w.ClientKeyFile,
+		EmbedCerts: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook kubeconfig: %w", err)
 	}
-	if user.ClientKeyData, err = readOptional(w.ClientKeyFile); err != nil {
-		return nil, fmt.Errorf("webhook client key: %w", err)
-	}
-	return clientcmd.Write(singleContextConfig("tokenfed", cluster, "kube-apiserver", user))
-}
-
-func readOptional(path string) ([]byte, error) {
-	if path == "" {
-		return nil, nil
-	}
-	return os.ReadFile(path)
+	return data, nil
 }
 
 func writeWebhookKubeconfig(path string, w WebhookOptions) error {
@@ -93,8 +91,5 @@ func writeWebhookKubeconfig(path string, w WebhookOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("write webhook kubeconfig: %w", err)
-	}
-	return nil
+	return kubeconfig.WriteFile(path, data)
 }

@@ -2,12 +2,13 @@ package controlplane
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 )
 
 func TestWebhookFlags(t *testing.T) {
@@ -41,18 +42,13 @@ func TestWebhookFlags(t *testing.T) {
 }
 
 func TestWebhookKubeconfig(t *testing.T) {
-	dir := t.TempDir()
-	files := map[string]string{"ca.crt": "CA", "client.crt": "CERT", "client.key": "KEY"}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	certs, err := devcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	data, err := WebhookKubeconfig(WebhookOptions{
-		URL:            "https://127.0.0.1:8443/authenticate",
-		CAFile:         filepath.Join(dir, "ca.crt"),
-		ClientCertFile: filepath.Join(dir, "client.crt"),
-		ClientKeyFile:  filepath.Join(dir, "client.key"),
+		URL:    "https://127.0.0.1:8443/authenticate",
+		CAFile: certs.CACert, ClientCertFile: certs.ClientCert, ClientKeyFile: certs.ClientKey,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,9 +63,33 @@ func TestWebhookKubeconfig(t *testing.T) {
 	}
 	cluster, user := cfg.Clusters[ctx.Cluster], cfg.AuthInfos[ctx.AuthInfo]
 	got := []string{cluster.Server, string(cluster.CertificateAuthorityData), string(user.ClientCertificateData), string(user.ClientKeyData)}
-	want := []string{"https://127.0.0.1:8443/authenticate", "CA", "CERT", "KEY"}
+	want := []string{"https://127.0.0.1:8443/authenticate", read(t, certs.CACert), read(t, certs.ClientCert), read(t, certs.ClientKey)}
 	if !slices.Equal(got, want) {
 		t.Errorf("got server, CA, cert, key %q, want %q", got, want)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestWebhookKubeconfigFile: a given kubeconfig is what kube-apiserver is
+// pointed at, and nothing is generated for it.
+func TestWebhookKubeconfigFile(t *testing.T) {
+	c := &ControlPlane{Dir: t.TempDir(), opts: Options{Webhook: &WebhookOptions{KubeconfigFile: "/etc/member/webhook.kubeconfig"}}}
+	if got, want := c.webhookKubeconfig(), "/etc/member/webhook.kubeconfig"; got != want {
+		t.Errorf("got webhook kubeconfig %q, want the given %q", got, want)
+	}
+	if err := c.opts.Webhook.validate(); err != nil {
+		t.Errorf("validate: got %v, want no error", err)
+	}
+	if _, err := WebhookKubeconfig(*c.opts.Webhook); err == nil {
+		t.Error("WebhookKubeconfig of a given file: got no error, want one")
 	}
 }
 
@@ -78,8 +98,11 @@ func TestWebhookOptionsInvalid(t *testing.T) {
 		"no URL":           {},
 		"unknown version":  {URL: "https://x", Version: "v2"},
 		"cert without key": {URL: "https://x", ClientCertFile: "c"},
+		"file and URL":     {KubeconfigFile: "/k", URL: "https://x"},
+		"file and CA":      {KubeconfigFile: "/k", CAFile: "ca.crt"},
+		"file and cert":    {KubeconfigFile: "/k", ClientCertFile: "c", ClientKeyFile: "k"},
 	} {
-		if _, err := WebhookKubeconfig(opts); err == nil {
+		if err := opts.validate(); err == nil {
 			t.Errorf("%s: got no error, want one", name)
 		}
 	}

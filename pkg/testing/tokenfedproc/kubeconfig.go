@@ -2,24 +2,23 @@ package tokenfedproc
 
 import (
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/tokenfed/tokenfed/pkg/kubeconfig"
 )
 
 // WriteWebhookKubeconfig writes the kubeconfig a kube-apiserver's
 // --authentication-token-webhook-config-file needs to call this process:
-// cluster = tokenfed's URL and CA, user = the dev client certificate.
+// cluster = tokenfed's URL (/authenticate) and CA, user = the dev client
+// certificate, by path.
 func (p *Process) WriteWebhookKubeconfig(path string) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["tokenfed"] = &clientcmdapi.Cluster{
-		// /authenticate: kube-apiserver posts every version to this one URL.
-		Server:               p.URL + "/authenticate",
-		CertificateAuthority: p.Certs.CACert,
+	data, err := kubeconfig.Generate(kubeconfig.Options{
+		Server: p.URL, CertificateAuthority: p.Certs.CACert,
+		ClientCertificate: p.Certs.ClientCert, ClientKey: p.Certs.ClientKey,
+	})
+	if err != nil {
+		return err
 	}
-	cfg.AuthInfos["apiserver"] = &clientcmdapi.AuthInfo{ClientCertificate: p.Certs.ClientCert, ClientKey: p.Certs.ClientKey}
-	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "tokenfed", AuthInfo: "apiserver"}
-	cfg.CurrentContext = "webhook"
-	return clientcmd.WriteToFile(*cfg, path)
+	return kubeconfig.WriteFile(path, data)
 }
 
 // RESTConfig lets client-go talk to tokenfed as if it were an apiserver.
