@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -13,15 +15,41 @@ func main() {
 	os.Exit(run(newRootCommand()))
 }
 
+// exitError ends the process with a chosen code. Any other error exits
+// with 1. err is printed like any error; a nil err means the command has
+// already said what it had to (tokenfed review's "not authenticated").
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
 // run executes cmd and turns its error into the exit code. Errors are
 // printed here, once, and nowhere else.
 func run(cmd *cobra.Command) int {
 	defer klog.Flush()
-	if err := cmd.Execute(); err != nil {
-		cmd.PrintErrln("Error:", err)
-		return 1
+	err := cmd.Execute()
+	if err == nil {
+		return 0
 	}
-	return 0
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	cmd.PrintErrln("Error:", err)
+	return code
 }
 
 func newRootCommand() *cobra.Command {
@@ -31,6 +59,12 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newConfigCommand(), newVersionCommand(), newWebhookKubeconfigCommand())
+	root.AddCommand(
+		newServeCommand(),
+		newConfigCommand(),
+		newReviewCommand(),
+		newVersionCommand(),
+		newWebhookKubeconfigCommand(),
+	)
 	return root
 }

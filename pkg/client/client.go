@@ -1,0 +1,220 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
+	"k8s.io/utils/clock"
+
+	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+)
+
+// Client asks tokenfed about tokens. It is safe for concurrent use: build
+// one when the application starts and share it, as it holds the
+// connections and the cache.
+type Client struct {
+	rest       rest.Interface
+	timeout    time.Duration
+	maxRetries int
+	clock      clock.Clock
+	cache      *cache.Cache // nil: off
+}
+
+// The middleware (pkg/client/httpauth, pkg/client/grpcauth) takes any
+// authenticator.Token; a *Client is one.
+var _ authenticator.Token = (*Client)(nil)
+
+// Result is tokenfed's answer for an authenticated token.
+type Result struct {
+	// User is status.user: the federated username (with its issuer's
+	// prefix, e.g. hub:system:serviceaccount:devices:device-1), UID,
+	// groups and extra (always tokenfed.io/issuer).
+	User user.Info
+	// Audiences is status.audiences. When the review named audiences, it
+	// is those of them the token is valid for, never empty.
+	Audiences []string
+}
+
+// Status is the result as the status of a TokenReview.
+func (r *Result) Status() authenticationv1.TokenReviewStatus {
+	st := authenticationv1.TokenReviewStatus{
+		Authenticated: true,
+		User: authenticationv1.UserInfo{
+			Username: r.User.GetName(), UID: r.User.GetUID(),
+			Groups: slices.Clone(r.User.GetGroups()),
+		},
+		Audiences: slices.Clone(r.Audiences),
+	}
+	if extra := r.User.GetExtra(); len(extra) > 0 {
+		st.User.Extra = make(map[string]authenticationv1.ExtraValue, len(extra))
+		for k, v := range extra {
+			st.User.Extra[k] = slices.Clone(v)
+		}
+	}
+	return st
+}
+
+// askFunc is one review without the cache: Client.ask.
+type askFunc func(ctx context.Context, token string, auds []string) (*authenticator.Response, error)
+
+// errNoContextualLogging refuses to build a client that client-go could
+// make log tokens: see quiet.
+var errNoContextualLogging = errors.New("klog's contextual logging is disabled, so client-go would log reviews, tokens included, at -v=8 and above")
+
+// New builds a Client from cfg. It reads the CA, the client certificate
+// and the caller token file once now, so a wrong path fails here rather
+// than on the first review. It sends nothing.
+func New(cfg Config) (*Client, error) {
+	return newWithClock(cfg, clock.RealClock{})
+}
+
+func newWithClock(cfg Config, clk clock.Clock) (*Client, error) {
+	if !contextualLogging() {
+		return nil, errNoContextualLogging
+	}
+	cfg = cfg.withDefaults()
+	rc, tokenFile, err := cfg.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := restClient(rc, tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{rest: rs, timeout: cfg.Timeout, maxRetries: cfg.MaxRetries, clock: clk}
+	if cfg.Cache.MaxEntries > 0 {
+		c.cache = newCache(cfg.Cache, clk, cfg.Timeout, c.ask)
+	}
+	return c, nil
+}
+
+var codecs = func() serializer.CodecFactory {
+	scheme := runtime.NewScheme()
+	// Registers static types only; an error is a programming bug.
+	if err := authenticationv1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	return serializer.NewCodecFactory(scheme)
+}()
+
+// restClient is client-go's REST client for reviews, with the caller's
+// token file (if any) re-read as it changes.
+func restClient(rc *rest.Config, tokenFile string) (rest.Interface, error) {
+	rc, err := reviewConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	if tokenFile != "" {
+		ts := newFileTokenSource(tokenFile)
+		if _, err := ts.Token(); err != nil {
+			return nil, err
+		}
+		rc.Wrap(transport.TokenSourceWrapTransport(ts))
+	}
+	hc, err := rest.HTTPClientFor(rc)
+	if err != nil {
+		return nil, err
+	}
+	// A redirect would send the token to a server nobody configured.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.Transport = answerRecorder{hc.Transport}
+	return rest.UnversionedRESTClientForConfigAndClient(rc, hc)
+}
+
+// reviewConfig is a copy of rc that posts JSON to exactly the server URL,
+// or to ReviewPath on a URL without a path, as k8s.io/apiserver's webhook
+// client does.
+func reviewConfig(rc *rest.Config) (*rest.Config, error) {
+	rc = rest.CopyConfig(rc)
+	rc.GroupVersion = nil
+	base, _, err := rest.DefaultServerUrlFor(rc)
+	if err != nil {
+		return nil, err
+	}
+	if base.Scheme != "https" {
+		return nil, fmt.Errorf("server %s: only https is allowed, tokens must not cross the network in the clear", base.Redacted())
+	}
+	rc.APIPath = ""
+	if base.Path == "" || base.Path == "/" {
+		rc.APIPath = ReviewPath
+	}
+	rc.NegotiatedSerializer = codecs.WithoutConversion()
+	rc.ContentType, rc.AcceptContentTypes = runtime.ContentTypeJSON, runtime.ContentTypeJSON
+	if rc.UserAgent == "" {
+		rc.UserAgent = defaultUserAgent
+	}
+	// Neither client-side throttling (client-go's default is 5/s, queueing
+	// the rest) nor a timeout of its own: tokenfed limits callers, and the
+	// context bounds a review.
+	rc.QPS, rc.RateLimiter, rc.Timeout = -1, nil, 0
+	// A warning is the server's text, logged at -v=0 by default.
+	rc.WarningHandler, rc.WarningHandlerWithContext = nil, rest.NoWarnings{}
+	return rc, nil
+}
+
+// Review asks tokenfed whether token is valid for at least one of
+// audiences (none: for its issuer's own audiences), and who it belongs to.
+// It returns the answer, or an error that matches exactly one of
+// ErrNotAuthenticated, ErrCallerRefused and ErrUnavailable. Neither the
+// result nor any error holds the token, and nothing is logged.
+//
+// The review is bounded by ctx and by the Config's Timeout; 502, 503, 504
+// and connection failures are retried within that bound (Config.MaxRetries).
+func (c *Client) Review(ctx context.Context, token string, audiences ...string) (*Result, error) {
+	resp, err := c.review(ctx, token, audiences)
+	if err != nil {
+		return nil, err
+	}
+	return resultOf(resp), nil
+}
+
+// AuthenticateToken implements authenticator.Token: the audiences are
+// those of authenticator.AudiencesFrom(ctx). A token tokenfed does not
+// authenticate is (nil, false, nil); an unavailable tokenfed or a refused
+// caller is an error.
+func (c *Client) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	auds, _ := authenticator.AudiencesFrom(ctx)
+	resp, err := c.review(ctx, token, auds)
+	switch {
+	case err == nil:
+		r := resultOf(resp)
+		return &authenticator.Response{User: r.User, Audiences: r.Audiences}, true, nil
+	case errors.Is(err, ErrNotAuthenticated):
+		return nil, false, nil
+	default:
+		return nil, false, err
+	}
+}
+
+func (c *Client) review(ctx context.Context, token string, auds []string) (*authenticator.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if c.cache != nil {
+		return c.cached(ctx, token, auds)
+	}
+	return c.ask(ctx, token, auds)
+}
+
+// resultOf copies resp, which the cache may share with other callers.
+func resultOf(resp *authenticator.Response) *Result {
+	u := resp.User
+	info := &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: slices.Clone(u.GetGroups())}
+	if extra := u.GetExtra(); extra != nil {
+		info.Extra = make(map[string][]string, len(extra))
+		for k, v := range extra {
+			info.Extra[k] = slices.Clone(v)
+		}
+	}
+	return &Result{User: info, Audiences: slices.Clone(resp.Audiences)}
+}

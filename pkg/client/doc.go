@@ -1,0 +1,37 @@
+// Package client asks tokenfed about a token: who it belongs to, and for
+// which audiences it is valid. Applications use it directly (Review), or
+// through anything that takes k8s.io/apiserver's authenticator.Token
+// (AuthenticateToken), such as the net/http and gRPC middleware. The
+// `tokenfed review` command is built on it.
+//
+//	c, err := client.New(client.InClusterConfig())
+//	...
+//	res, err := c.Review(ctx, token, "https://api.shop.example")
+//	switch {
+//	case err == nil:
+//		// res.User.GetName() is e.g. hub:system:serviceaccount:devices:device-1
+//	case errors.Is(err, client.ErrNotAuthenticated):
+//		// 401 to the end user
+//	case errors.Is(err, client.ErrCallerRefused), errors.Is(err, client.ErrUnavailable):
+//		// 503 to the end user: nothing is known about the token
+//	}
+//
+// It is built on client-go: kubeconfig loading (clientcmd), rest.Config
+// and its REST client, and the typed authentication.k8s.io/v1 TokenReview.
+// A review is posted to exactly the URL configured, as kube-apiserver's
+// webhook client does, or to the TokenReview path of a URL without one:
+// tokenfed serves both.
+//
+// Where tokenfed is comes from a webhook kubeconfig (Config.Kubeconfig), a
+// plain Config, or InClusterConfig (environment variables with defaults).
+// The application proves who it is to tokenfed with a client certificate,
+// or with its own projected service-account token, which is re-read the
+// moment the kubelet replaces it (see Config.TokenFile).
+//
+// Secrecy: no error, result or log line holds the token. client-go logs
+// request bodies at -v=8 from the context's logger, so every request
+// carries a discarding one, and New refuses to build a client while klog's
+// contextual logging is off (klog's default is on). Answers that are
+// cached are keyed by an HMAC of audiences and token with a random key of
+// the process, never the token.
+package client
