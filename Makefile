@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # Tests start real kube-apiservers; the first build of them takes minutes.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build certs controlplane run test test-unit test-e2e bench lint clean
+.PHONY: all build certs controlplane run edge test test-unit test-e2e bench lint clean
 
 all: build
 
@@ -29,6 +29,12 @@ run: build controlplane ## the local federation demo: hub, tokenfed, member
 	@# Run the binary, not `go run`: Ctrl-C then ends the demo cleanly
 	@# instead of failing the make target.
 	$(BIN)/demo
+
+# EDGE_FLAGS=--stay keeps everything up after the walkthrough, until Ctrl-C.
+edge: build controlplane ## the edge-device story of docs/edge.md: hub, tokenfed, edge API, device
+	$(GO) build -o $(BIN)/edge ./hack/edge
+	$(GO) build -o $(BIN)/edge-device ./hack/edge/device
+	$(BIN)/edge --device $(BIN)/edge-device $(EDGE_FLAGS)
 
 test: lint build controlplane ## the whole suite, as CI runs it
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

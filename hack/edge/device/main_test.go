@@ -6,14 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 
@@ -65,21 +62,29 @@ func startEdge(t *testing.T) *edge {
 		t.Fatal(err)
 	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	hs := httptest.NewUnstartedServer(api.Handler())
-	hs.TLS = tlsConfig
-	hs.StartTLS()
-	t.Cleanup(hs.Close)
+	httpLn, grpcLn := listen(t), listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, httpLn, grpcLn, tlsConfig) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("edge API: %v", err)
+		}
+	})
+	e := &edge{tokenFile: filepath.Join(dir, "device.token")}
+	e.args = []string{"--token-file", e.tokenFile, "--ca-file", certs.CACert,
+		"--http", "https://" + httpLn.Addr().String() + edgeapi.WhoAmIPath, "--grpc", grpcLn.Addr().String()}
+	return e
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := api.GRPCServer(grpc.Creds(credentials.NewTLS(tlsConfig)))
-	go func() { _ = gs.Serve(ln) }()
-	t.Cleanup(gs.Stop)
-	e := &edge{tokenFile: filepath.Join(dir, "device.token")}
-	e.args = []string{"--token-file", e.tokenFile, "--ca-file", certs.CACert,
-		"--http", hs.URL + edgeapi.WhoAmIPath, "--grpc", ln.Addr().String()}
-	return e
+	return ln
 }
 
 func (e *edge) setToken(t *testing.T, token string) {
