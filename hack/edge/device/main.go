@@ -30,6 +30,9 @@ const (
 	exitFailed   = 2
 )
 
+// errFlagSyntax marks an error the flag package has already printed.
+var errFlagSyntax = errors.New("bad flags")
+
 type options struct {
 	tokenFile, caFile, serverName string
 	httpURL, grpcAddr             string
@@ -44,7 +47,12 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitAccepted
+	case errors.Is(err, errFlagSyntax): // the flag package has said why
+		return exitFailed
+	case err != nil:
 		fmt.Fprintln(stderr, "device:", err)
 		return exitFailed
 	}
@@ -81,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.untilRefused, "until-refused", false, "stop after the first round with a refusal")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound of one call")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fmt.Errorf("%w: %w", errFlagSyntax, err)
 	}
 	switch {
 	case fs.NArg() > 0:
