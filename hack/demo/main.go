@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -25,6 +26,11 @@ func main() {
 }
 
 func run() error {
+	// Checked first: without kubectl the walkthrough would fail only after
+	// both control planes and tokenfed had started.
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		return fmt.Errorf("the walkthrough runs kubectl, which is not on PATH: install it (https://kubernetes.io/docs/tasks/tools/) and run make run again")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := demoDir()

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -31,6 +32,11 @@ func main() {
 }
 
 func run(stay bool, device string) error {
+	// Checked first: without kubectl the story would fail only after the
+	// hub, tokenfed and the edge API had started.
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		return fmt.Errorf("the walkthrough runs kubectl, which is not on PATH: install it (https://kubernetes.io/docs/tasks/tools/) and run make edge again")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	device, err := filepath.Abs(device)

@@ -28,6 +28,9 @@ var (
 	ErrIssuerNotGranted = errors.New("this caller may not review tokens of this issuer")
 	// ErrAudienceNotGranted is the same for review audiences.
 	ErrAudienceNotGranted = errors.New("this caller may not review tokens for these audiences")
+	// ErrAudiencesRequired is the same for a review that names no
+	// audiences, from a caller granted only some.
+	ErrAudiencesRequired = errors.New("this caller must name the audiences it asks about (spec.audiences)")
 )
 
 // Admission is what an admitted caller may do.

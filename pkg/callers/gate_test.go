@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -187,7 +188,7 @@ var reviewCases = []struct {
 	{name: "member-a, a cached answer of edge: no grant, no routing", cn: "member-a", token: "cached-edge-tok", wantCheck: ErrIssuerNotGranted},
 	{name: "SPIFFE ID, every issuer, without routing", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://app.example"}},
 	{name: "SPIFFE ID, an audience it was not granted", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", audiences: []string{"https://other.example"}, wantCheck: ErrAudienceNotGranted},
-	{name: "SPIFFE ID, no audiences at all", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", wantCheck: ErrAudienceNotGranted},
+	{name: "SPIFFE ID, no audiences at all", cn: "app", uri: "spiffe://corp/app", token: "edge-tok", wantCheck: ErrAudiencesRequired},
 	{name: "an app with its own token, edge token", bearer: "caller-ok", token: "edge-tok", wantRouting: 1},
 	{name: "an app with its own token, hub token", bearer: "caller-ok", token: "hub-tok", wantCheck: ErrIssuerNotGranted, wantRouting: 1},
 }
@@ -340,6 +341,32 @@ func TestGateCachedBearer(t *testing.T) {
 		f.gate.Reviews(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, request(nil, tc.bearer))
 		if w.Code != tc.wantCode || f.chain.reviews != 0 {
 			t.Errorf("%s: got %d with %d reviews, want %d with 0", tc.bearer, w.Code, f.chain.reviews, tc.wantCode)
+		}
+	}
+}
+
+// TestUnauthenticatedMessages: a 401 says which credential failed, so a
+// caller that sent a bearer token or a certificate is not told to send one.
+func TestUnauthenticatedMessages(t *testing.T) {
+	f := newGate(t, staticPolicies)
+	other, err := devcerts.NewCA("other-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		cert   *x509.Certificate
+		bearer string
+		want   string
+	}{
+		{name: "nothing", want: "a client certificate or a bearer token minted for tokenfed is required"},
+		{name: "a bearer token not accepted", bearer: "caller-bad", want: "the bearer token is not accepted as a caller credential"},
+		{name: "a certificate of another CA", cert: certFor(t, other, "member-a", nil, ""), want: "the client certificate is not accepted"},
+	} {
+		w := httptest.NewRecorder()
+		f.gate.Reviews(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, request(tc.cert, tc.bearer))
+		if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%s: got %d %s, want 401 with %q", tc.name, w.Code, w.Body.String(), tc.want)
 		}
 	}
 }

@@ -48,7 +48,11 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) (*au
 		return nil, nil
 	}
 	if !c.adm.grant.audiences(audiences) {
-		return nil, g.deny(ctx, c, "", OutcomeAudienceDenied, ErrAudienceNotGranted)
+		err := ErrAudienceNotGranted
+		if len(audiences) == 0 {
+			err = ErrAudiencesRequired
+		}
+		return nil, g.deny(ctx, c, "", OutcomeAudienceDenied, err)
 	}
 	if c.adm.AllIssuers && !g.audit.enabled(ctx) {
 		g.allow(ctx, c, "")

@@ -148,10 +148,23 @@ func (g *Gate) authenticate(w http.ResponseWriter, r *http.Request) (user.Info, 
 	if err != nil || !ok {
 		g.metrics.decision(policyNone, OutcomeUnauthenticated)
 		g.audit.unauthenticated(r.Context(), r.URL.Path)
-		writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "a client certificate or a bearer token minted for tokenfed is required")
+		writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, unauthenticatedMessage(r))
 		return nil, false
 	}
 	return resp.User, true
+}
+
+// unauthenticatedMessage says which credential failed, so a caller that
+// sent one is not told to send one. It names no configuration value: the
+// request is not authenticated.
+func unauthenticatedMessage(r *http.Request) string {
+	switch {
+	case r.Header.Get("Authorization") != "":
+		return "the bearer token is not accepted as a caller credential: it must be a valid, unexpired token of an issuer in callers.tokens.issuers, minted for one of callers.tokens.audiences"
+	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+		return "the client certificate is not accepted: it must chain to server.clientCAFile, be within its validity, and name a user (CN)"
+	}
+	return "a client certificate or a bearer token minted for tokenfed is required"
 }
 
 func (g *Gate) refuse(w http.ResponseWriter, r *http.Request, u user.Info, policy string, code int, msg string) {

@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("device", flag.ContinueOnError)
+	fs := flag.NewFlagSet("edge-device", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the device's hub token, minted for the edge API's audience; read on every call (required)")
 	fs.StringVar(&o.caFile, "ca-file", "", "PEM bundle the edge API's serving certificate must chain to (default: the system roots)")
