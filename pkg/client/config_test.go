@@ -66,6 +66,7 @@ func TestConfigRefused(t *testing.T) {
 		{"kubeconfig and a token file", Config{Kubeconfig: "webhook.kubeconfig", TokenFile: "token"}, "exclude each other"},
 		{"missing kubeconfig", Config{Kubeconfig: filepath.Join(t.TempDir(), "missing")}, "no such file"},
 		{"empty kubeconfig", Config{Kubeconfig: emptyFile(t)}, "no configuration has been provided"},
+		{"a password in the URL", Config{Server: "https://app:secret@tokenfed.example"}, "a user or password in the URL is refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

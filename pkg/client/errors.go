@@ -20,8 +20,10 @@ var (
 	// rate). Asking again at once gets the same answer.
 	ErrCallerRefused = errors.New("tokenfed refused this caller")
 	// ErrUnavailable: tokenfed could not be asked, so nothing is known
-	// about the token: unreachable, TLS failure, timeout, 5xx, or an answer
-	// that is not a TokenReview.
+	// about the token: unreachable, TLS failure, timeout, 5xx, an answer
+	// that is not an authentication.k8s.io/v1 TokenReview, or an
+	// authenticated answer that names no user or quotes the token (a
+	// broken or hostile server's).
 	ErrUnavailable = errors.New("tokenfed is unavailable")
 )
 
@@ -63,7 +65,8 @@ type CallerRefusedError struct {
 	// bucket holds a request again.
 	RetryAfter time.Duration
 	// Message is the message of tokenfed's metav1.Status, at most 512
-	// bytes, e.g. "this caller is over its rate limit".
+	// bytes, withheld whole if it could quote the token, e.g. "this caller
+	// is over its rate limit".
 	Message string
 }
 
@@ -92,7 +95,8 @@ type UnavailableError struct {
 	// tokenfed sends "Retry-After: 1" with a 503.
 	RetryAfter time.Duration
 	// Reason says what went wrong, in the client's words plus, for an HTTP
-	// answer, the message of tokenfed's metav1.Status (at most 512 bytes).
+	// answer, the message of tokenfed's metav1.Status or a text body (at
+	// most 512 bytes, withheld whole if it could quote the token).
 	Reason string
 
 	cause error
