@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +146,96 @@ func TestRetryAfterCappedWithoutOverflow(t *testing.T) {
 	var cr *CallerRefusedError
 	if !errors.As(err, &cr) || cr.RetryAfter != maxRetryAfter {
 		t.Fatalf("got %#v, want a CallerRefusedError with RetryAfter %v", err, maxRetryAfter)
+	}
+}
+
+// writeKubeconfig writes a webhook kubeconfig for server with the given
+// extra cluster and user lines.
+func writeKubeconfig(t *testing.T, server, clusterExtra, userExtra string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "webhook.kubeconfig")
+	data := `apiVersion: v1
+kind: Config
+clusters:
+- name: tokenfed
+  cluster:
+    server: ` + server + `
+` + clusterExtra + `
+users:
+- name: app
+  user:
+` + userExtra + `
+contexts:
+- name: tokenfed
+  context: {cluster: tokenfed, user: app}
+current-context: tokenfed
+`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestKubeconfigInsecureSkipVerifyRefused: "Only https": the client
+// refuses http:// so that tokens never cross the network in the clear,
+// and refuses a kubeconfig with insecure-skip-tls-verify: true, with which
+// every token would go to whichever server answers the TLS handshake (any
+// MITM). A plain Config cannot say it; a kubeconfig cannot either.
+func TestKubeconfigInsecureSkipVerifyRefused(t *testing.T) {
+	mitm := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, rv *authenticationv1.TokenReview) {
+		st := authenticatedAs("u")
+		st.Audiences = rv.Spec.Audiences
+		writeReview(w, 200, st)
+	})
+	kc := writeKubeconfig(t, mitm.URL, "    insecure-skip-tls-verify: true", "    {}")
+
+	c, err := New(Config{Kubeconfig: kc})
+	if err != nil {
+		if !strings.Contains(err.Error(), "insecure-skip-tls-verify is refused") {
+			t.Fatalf("got %v, want an error naming insecure-skip-tls-verify", err)
+		}
+		return
+	}
+	_, _ = c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-sent-unverified", "aud")
+	if mitm.calls() > 0 {
+		mitm.mu.Lock()
+		f := mitm.reviews[0].Spec.Token
+		mitm.mu.Unlock()
+		t.Fatalf("the token %q went to a server whose certificate nobody verified (insecure-skip-tls-verify)", f)
+	}
+}
+
+// TestKubeconfigExecPluginRefused: a webhook kubeconfig's user has "a
+// client certificate, a token, or a tokenFile". An exec credential plugin
+// (users[].user.exec) is refused by New: the client would run the command
+// the kubeconfig names, with the application's (or tokenfed review's)
+// privileges and environment, on the first review.
+func TestKubeconfigExecPluginRefused(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+		writeReview(w, 200, authenticatedAs("u"))
+	})
+	marker := filepath.Join(t.TempDir(), "executed")
+	script := filepath.Join(t.TempDir(), "plugin.sh")
+	if err := os.WriteFile(script, []byte(`#!/bin/sh
+touch '`+marker+`'
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-exec"}}'
+`), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kc := writeKubeconfig(t, f.URL, "    certificate-authority: "+f.caFile, `    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: `+script+`
+      interactiveMode: Never`)
+
+	c, err := New(Config{Kubeconfig: kc})
+	if err == nil {
+		_, _ = c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-exec")
+	}
+	if _, statErr := os.Stat(marker); statErr == nil {
+		t.Fatalf("the kubeconfig's exec plugin %s ran (New error: %v); want a webhook kubeconfig with exec refused", script, err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "exec refused") {
+		t.Fatalf("got %v, want New to say exec is refused", err)
 	}
 }
 

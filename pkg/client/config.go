@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -49,9 +50,12 @@ type Config struct {
 	// Kubeconfig is a kubeconfig in the format of kube-apiserver's
 	// --authentication-token-webhook-config-file: the current context's
 	// cluster has the full URL reviews are posted to in server (e.g.
-	// https://tokenfed.tokenfed-system.svc/authenticate) and the CA; its
-	// user has a client certificate, a token, or a tokenFile (re-read when
-	// it changes, see TokenFile).
+	// https://tokenfed.tokenfed-system.svc/authenticate), the CA, and
+	// optionally tls-server-name and proxy-url; its user has a client
+	// certificate and key, a token, or a tokenFile (re-read when it
+	// changes, see TokenFile). New refuses insecure-skip-tls-verify, and a
+	// user with exec, auth-provider, username or password, or
+	// impersonation (as, as-uid, as-groups, as-user-extra).
 	Kubeconfig string
 
 	// Server is the URL reviews are posted to, https only. With a path
@@ -167,6 +171,9 @@ func (cfg Config) restConfig() (*rest.Config, string, error) {
 		return nil, "", errors.New("a kubeconfig and connection settings (server, CA, client certificate, token file) exclude each other")
 	}
 	rc, err := loadKubeconfig(cfg.Kubeconfig)
+	if err == nil {
+		err = checkKubeconfig(rc)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
 	}
@@ -191,4 +198,55 @@ func loadKubeconfig(path string) (*rest.Config, error) {
 		return nil, err
 	}
 	return clientcmd.NewNonInteractiveClientConfig(*raw, raw.CurrentContext, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
+}
+
+// checkKubeconfig refuses what a kubeconfig can say and a plain Config
+// cannot, where it would send the token to a server nobody verified or run
+// or send something nobody meant for tokenfed:
+//   - insecure-skip-tls-verify: every token would go to whoever answers
+//     the TLS handshake.
+//   - exec and auth-provider: they run a command, or a plugin's refresh,
+//     with the application's privileges and environment, on the first
+//     review.
+//   - username and password: basic auth, which tokenfed does not read.
+//   - as, as-uid, as-groups, as-user-extra: impersonation headers, which
+//     tokenfed does not honour; nothing should ask it to.
+//
+// What remains: server, the CA, tls-server-name, proxy-url (TLS is end to
+// end through the proxy's CONNECT tunnel: the proxy sees tokenfed's name,
+// never a token), the client certificate and key, token and tokenFile.
+func checkKubeconfig(rc *rest.Config) error {
+	if rc.Insecure {
+		return errors.New("insecure-skip-tls-verify is refused: a token must never go to a server whose certificate is not verified; set certificate-authority (or -data), or leave both out for the system roots")
+	}
+	var refused []string
+	if rc.ExecProvider != nil {
+		refused = append(refused, "exec")
+	}
+	if rc.AuthProvider != nil {
+		refused = append(refused, "auth-provider")
+	}
+	if rc.Username != "" {
+		refused = append(refused, "username")
+	}
+	if rc.Password != "" {
+		refused = append(refused, "password")
+	}
+	im := rc.Impersonate
+	if im.UserName != "" {
+		refused = append(refused, "as")
+	}
+	if im.UID != "" {
+		refused = append(refused, "as-uid")
+	}
+	if len(im.Groups) > 0 {
+		refused = append(refused, "as-groups")
+	}
+	if len(im.Extra) > 0 {
+		refused = append(refused, "as-user-extra")
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("the user's %s refused: only client-certificate and client-key (or their -data), token and tokenFile may prove who this application is to tokenfed", strings.Join(refused, ", "))
+	}
+	return nil
 }
