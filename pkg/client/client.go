@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
 // Client asks tokenfed about tokens. It is safe for concurrent use: build
@@ -167,7 +168,12 @@ func reviewURL(rc *rest.Config) (string, error) {
 // result nor any error holds the token, and nothing is logged.
 //
 // The review is bounded by ctx and by the Config's Timeout; 502, 503, 504
-// and connection failures are retried within that bound (Config.MaxRetries).
+// and connection failures are retried within that bound (Config.MaxRetries),
+// TLS verification failures are not.
+//
+// A token that no tokenfed authenticates is refused without asking, as
+// ErrNotAuthenticated with Code 0: one that is empty, has whitespace,
+// control or non-ASCII bytes inside, or is over 16 KiB.
 func (c *Client) Review(ctx context.Context, token string, audiences ...string) (*Result, error) {
 	resp, err := c.review(ctx, token, audiences)
 	if err != nil {
@@ -195,12 +201,37 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string) (*authenti
 }
 
 func (c *Client) review(ctx context.Context, token string, auds []string) (*authenticator.Response, error) {
+	if err := refuseLocally(token); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if c.cache != nil {
 		return c.cached(ctx, token, auds)
 	}
 	return c.ask(ctx, token, auds)
+}
+
+// refuseLocally is tokenfed's "not authenticated" for a token that no
+// tokenfed authenticates, given without asking: each review is charged to
+// this application's rate at tokenfed, and a client of the application
+// chooses what it sends. Only what tokenfed refuses before any lookup is
+// refused here (pkg/authn/route, the same code): a token that is empty or
+// only whitespace, that has whitespace, control or non-ASCII bytes inside
+// (an HTTP header cannot carry them, and kube-apiserver trims and refuses
+// the same), or that is over route.MaxTokenBytes. Nothing that depends on
+// the configuration or the clock (an unknown issuer, an exp in the past)
+// is judged here.
+func refuseLocally(token string) error {
+	t, err := route.Canonical(token)
+	switch {
+	case err != nil:
+		// route's errors name the rule, never the token.
+		return &NotAuthenticatedError{Reason: err.Error()}
+	case len(t) > route.MaxTokenBytes:
+		return &NotAuthenticatedError{Reason: fmt.Sprintf("token is larger than %d bytes", route.MaxTokenBytes)}
+	}
+	return nil
 }
 
 // resultOf copies resp, which the cache may share with other callers.

@@ -22,6 +22,9 @@ const (
 	// DefaultCacheTTL is how long an authenticated answer is reused when
 	// the cache is on, capped at the token's exp.
 	DefaultCacheTTL = 10 * time.Second
+	// DefaultCacheFailureTTL is how long a not-authenticated answer is
+	// reused when the cache is on.
+	DefaultCacheFailureTTL = 5 * time.Second
 
 	// ReviewPath is where a review goes when the server URL has no path:
 	// the path kube-apiserver serves TokenReview on, which tokenfed serves
@@ -90,20 +93,30 @@ type Config struct {
 	Cache CacheConfig
 }
 
-// CacheConfig configures the optional cache of authenticated answers. An
+// CacheConfig configures the optional cache of answers. An authenticated
 // answer is reused for the same token and audiences (in the same order)
 // until TTL passes or the token's exp (read from a JWT's payload once
 // tokenfed has authenticated it), whichever is first; an opaque token gets
-// TTL alone. Not-authenticated answers and errors are never cached. A
-// cached answer outlives a revocation: keep TTL short.
+// TTL alone. A not-authenticated answer is reused for FailureTTL, so that a
+// token sent again and again (by a client of the application, say) costs
+// one review per FailureTTL, not one per request. Errors (tokenfed
+// unavailable, this caller refused) and tokens refused without asking are
+// never cached. A cached answer outlives a revocation, and a cached
+// rejection a token that becomes valid: keep both TTLs short.
 type CacheConfig struct {
-	// MaxEntries bounds the entries. The bound is kept in 32 shards of
-	// MaxEntries/32 entries each (at least 1), each evicting its least
-	// recently used. Zero turns the cache off, the default.
+	// MaxEntries bounds the authenticated answers. The bound is kept in 32
+	// shards of MaxEntries/32 entries each (at least 1), each evicting its
+	// least recently used. Not-authenticated answers have a quarter as many
+	// more entries, in a segment of each shard of their own: they evict
+	// only each other, never an authenticated answer. Zero turns the cache
+	// off, the default.
 	MaxEntries int
-	// TTL is the longest an answer is reused. Default DefaultCacheTTL
-	// (10s).
+	// TTL is the longest an authenticated answer is reused. Default
+	// DefaultCacheTTL (10s).
 	TTL time.Duration
+	// FailureTTL is how long a not-authenticated answer is reused. Zero
+	// means DefaultCacheFailureTTL (5s); negative, they are not cached.
+	FailureTTL time.Duration
 }
 
 // InClusterConfig is the Config of an application that runs in a pod of
@@ -148,6 +161,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Cache.TTL <= 0 {
 		cfg.Cache.TTL = DefaultCacheTTL
+	}
+	switch {
+	case cfg.Cache.FailureTTL == 0:
+		cfg.Cache.FailureTTL = DefaultCacheFailureTTL
+	case cfg.Cache.FailureTTL < 0:
+		cfg.Cache.FailureTTL = 0
 	}
 	return cfg
 }

@@ -33,14 +33,16 @@ const maxReasonBytes = 512
 
 // NotAuthenticatedError is tokenfed's "not authenticated" answer: HTTP 200
 // with status.authenticated false, or HTTP 400 for a review tokenfed would
-// not read (no token, a body over its limit). It matches
+// not read (no token, a body over its limit), or the client's own for a
+// token no tokenfed authenticates (see Client.Review). It matches
 // ErrNotAuthenticated.
 type NotAuthenticatedError struct {
-	// Code is the HTTP status: 200, or 400 (413 and 422 likewise).
+	// Code is the HTTP status: 200, or 400 (413 and 422 likewise); 0 when
+	// the client refused the token without asking.
 	Code int
 	// Reason is status.error, or the 400's message: tokenfed's words, at
-	// most 512 bytes, withheld whole if they quote the token. It may be
-	// empty.
+	// most 512 bytes, withheld whole if they could quote the token; or the
+	// client's. It may be empty.
 	Reason string
 }
 
