@@ -520,3 +520,21 @@ func TestAnswerStatusCodes(t *testing.T) {
 		}
 	}
 }
+
+// deadlinePassed is a context whose deadline has passed while its timer
+// has not fired yet.
+type deadlinePassed struct{ context.Context }
+
+func (deadlinePassed) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestDeadlineBeforeContextTimer: the dialer's timeout on the connection,
+// from ctx's deadline, can fire a moment before ctx's own timer; that
+// failure is the deadline, not a connection failure to retry.
+func TestDeadlineBeforeContextTimer(t *testing.T) {
+	err := noAnswer(deadlinePassed{context.Background()}, os.ErrDeadlineExceeded, "opaque-token-deadline")
+
+	var u *UnavailableError
+	if !errors.As(err, &u) || u.retry || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %#v, want the deadline, not retried", err)
+	}
+}

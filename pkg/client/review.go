@@ -93,8 +93,8 @@ func (c *Client) askOnce(ctx context.Context, token string, auds []string) (*aut
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, &UnavailableError{Code: a.code, Reason: "answer cut short", cause: ctx.Err()}
+	case err != nil && ended(ctx) != nil:
+		return nil, &UnavailableError{Code: a.code, Reason: "answer cut short", cause: ended(ctx)}
 	case err != nil:
 		return nil, &UnavailableError{Code: a.code, Reason: "answer cut short", cause: withheldIfQuoting(err, token)}
 	case len(data) > maxAnswerBytes:

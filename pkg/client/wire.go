@@ -135,8 +135,8 @@ func quiet(ctx context.Context) context.Context {
 func noAnswer(ctx context.Context, err error, token string) error {
 	var tf *tokenFileError
 	switch {
-	case ctx.Err() != nil:
-		return &UnavailableError{Reason: "no answer", cause: ctx.Err()}
+	case ended(ctx) != nil:
+		return &UnavailableError{Reason: "no answer", cause: ended(ctx)}
 	case errors.As(err, &tf):
 		return &UnavailableError{Reason: "caller credential", cause: tf}
 	case redact.Quotes(err.Error(), token):
@@ -146,6 +146,20 @@ func noAnswer(ctx context.Context, err error, token string) error {
 	default:
 		return &UnavailableError{Reason: "no answer", cause: err, retry: true}
 	}
+}
+
+// ended is ctx's error, or DeadlineExceeded once its deadline has passed:
+// the dialer sets ctx's deadline on the connection, whose timeout (an "i/o
+// timeout" during the TLS handshake) can fire a moment before ctx's own
+// timer does.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // permanentTLS: a server whose certificate does not verify (unknown
