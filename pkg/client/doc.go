@@ -17,7 +17,9 @@
 //	}
 //
 // It is built on client-go: kubeconfig loading (clientcmd), rest.Config
-// and its REST client, and the typed authentication.k8s.io/v1 TokenReview.
+// and the HTTP client it builds (TLS, caller credentials, proxy), and the
+// typed authentication.k8s.io/v1 TokenReview; the request itself is the
+// client's own (see Secrecy).
 // A review is posted to exactly the URL configured, as kube-apiserver's
 // webhook client does, or to the TokenReview path of a URL without one:
 // tokenfed serves both.
