@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"time"
@@ -19,8 +20,11 @@ import (
 // ask: entries keyed by an HMAC of the audiences and the token with a
 // per-process random key, an LRU bound, concurrent identical misses
 // coalesced into one review, and a success TTL capped at the token's exp.
-// Only authenticated answers are kept. The shared review runs detached
-// from the first caller's context (see cache.Cache), so timeout bounds it.
+// Authenticated answers are kept for TTL, not-authenticated ones for
+// FailureTTL in a segment of their own (so a flood of made-up tokens
+// evicts no authenticated answer); errors never. The shared review runs
+// detached from the first caller's context (see cache.Cache), so timeout
+// bounds it.
 func newCache(cfg CacheConfig, clk clock.PassiveClock, timeout time.Duration, ask askFunc) *cache.Cache {
 	next := func(ctx context.Context, token string) cache.Result {
 		auds, _ := authenticator.AudiencesFrom(ctx)
@@ -28,12 +32,12 @@ func newCache(cfg CacheConfig, clk clock.PassiveClock, timeout time.Duration, as
 		defer cancel()
 		resp, err := ask(ctx, token, auds)
 		if err != nil {
-			return cache.Result{Err: err, NoCache: true}
+			return cache.Result{Err: err, NoCache: !errors.Is(err, ErrNotAuthenticated)}
 		}
 		exp, ok := peekExpiry(token)
 		return cache.Result{Response: resp, OK: true, Expiry: exp, NoCache: !ok}
 	}
-	return cache.New(next, cache.Options{SuccessTTL: cfg.TTL, MaxEntries: cfg.MaxEntries, Clock: clk})
+	return cache.New(next, cache.Options{SuccessTTL: cfg.TTL, FailureTTL: cfg.FailureTTL, MaxEntries: cfg.MaxEntries, Clock: clk})
 }
 
 // cached answers from the cache, or waits for the (shared) review until
@@ -53,6 +57,11 @@ func (c *Client) cached(ctx context.Context, token string, auds []string) (*auth
 	}()
 	select {
 	case o := <-done:
+		// A cached rejection is shared: each caller gets its own copy.
+		if na, ok := o.err.(*NotAuthenticatedError); ok {
+			cp := *na
+			return nil, &cp
+		}
 		return o.resp, o.err
 	case <-ctx.Done():
 		return nil, &UnavailableError{Reason: "no answer", cause: ctx.Err()}

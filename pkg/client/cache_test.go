@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -27,8 +28,8 @@ func newCachingClient(t *testing.T, cfg Config, clk *clocktesting.FakeClock) *Cl
 
 // TestCacheNeverOutlivesExp: against a real tokenfed, an authenticated
 // answer is reused until the token's exp, however long the TTL, and asked
-// again from then on. Rejections are not cached, and the audiences are
-// part of the key.
+// again from then on. Rejections are reused for the FailureTTL only, and
+// the audiences are part of the key.
 func TestCacheNeverOutlivesExp(t *testing.T) {
 	p := startTokenfed(t, nil)
 	clk := clocktesting.NewFakeClock(time.Now())
@@ -47,7 +48,8 @@ func TestCacheNeverOutlivesExp(t *testing.T) {
 		{"again", clk.Now(), []string{appAudience}, nil, 1},
 		{"other audiences are another entry", clk.Now(), []string{appAudience, "https://other.example"}, nil, 2},
 		{"not authenticated", clk.Now(), []string{"https://other.example"}, ErrNotAuthenticated, 3},
-		{"not authenticated is not cached", clk.Now(), []string{"https://other.example"}, ErrNotAuthenticated, 4},
+		{"not authenticated is reused", clk.Now().Add(DefaultCacheFailureTTL - time.Second), []string{"https://other.example"}, ErrNotAuthenticated, 3},
+		{"for FailureTTL", clk.Now().Add(DefaultCacheFailureTTL), []string{"https://other.example"}, ErrNotAuthenticated, 4},
 		{"a second before exp", exp.Add(-time.Second), []string{appAudience}, nil, 4},
 		{"at exp", exp, []string{appAudience}, nil, 5},
 	}
@@ -159,5 +161,121 @@ func TestPeekExpiry(t *testing.T) {
 				t.Errorf("got (%v, %v), want (%v, %v)", got, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+// TestCacheRejectionsForFailureTTL: a token sent again and again (a client
+// of the application with a made-up token) costs one review per
+// FailureTTL, not one per request; a negative FailureTTL caches none.
+func TestCacheRejectionsForFailureTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		failureTTL time.Duration
+		steps      []time.Duration // clock steps before each review
+		wantCalls  []int
+	}{
+		{"default", 0, []time.Duration{0, 0, DefaultCacheFailureTTL - time.Millisecond, time.Millisecond}, []int{1, 1, 1, 2}},
+		{"set", time.Minute, []time.Duration{0, 59 * time.Second, time.Second}, []int{1, 1, 2}},
+		{"negative: off", -1, []time.Duration{0, 0}, []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+				writeReview(w, 200, authenticationv1.TokenReviewStatus{Error: "invalid token"})
+			})
+			clk := clocktesting.NewFakeClock(time.Now())
+			cfg := f.config()
+			cfg.Cache = CacheConfig{MaxEntries: 100, FailureTTL: tc.failureTTL}
+			c, err := newWithClock(cfg, clk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, step := range tc.steps {
+				clk.Step(step)
+
+				_, err := c.Review(ctxTimeout(t, 30*time.Second), "the-same-made-up-token-again", "aud")
+
+				var na *NotAuthenticatedError
+				if !errors.As(err, &na) || na.Code != 200 || na.Reason != "invalid token" {
+					t.Fatalf("review %d: got %v, want tokenfed's not authenticated", i, err)
+				}
+				if got := f.calls(); got != tc.wantCalls[i] {
+					t.Fatalf("review %d: got %d requests, want %d", i, got, tc.wantCalls[i])
+				}
+			}
+		})
+	}
+}
+
+// TestCacheRejectionsEvictNoSuccess: rejections live in a segment of
+// their own, so a flood of distinct made-up tokens evicts no
+// authenticated answer.
+func TestCacheRejectionsEvictNoSuccess(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, rv *authenticationv1.TokenReview) {
+		if rv.Spec.Token == "opaque-token-of-a-real-user" {
+			writeReview(w, 200, authenticatedAs("alice"))
+			return
+		}
+		writeReview(w, 200, authenticationv1.TokenReviewStatus{Error: "invalid token"})
+	})
+	cfg := f.config()
+	cfg.Cache = CacheConfig{MaxEntries: 32} // one authenticated answer per shard
+	c, err := newWithClock(cfg, clocktesting.NewFakeClock(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-of-a-real-user"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if _, err := c.Review(ctxTimeout(t, 30*time.Second), fmt.Sprintf("made-up-token-%04d", i)); !errors.Is(err, ErrNotAuthenticated) {
+			t.Fatalf("got %v, want ErrNotAuthenticated", err)
+		}
+	}
+	calls := f.calls()
+
+	res, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-of-a-real-user")
+
+	if err != nil || res.User.GetName() != "alice" || f.calls() != calls {
+		t.Fatalf("got (%v, %v) after %d more requests, want alice from the cache", res, err, f.calls()-calls)
+	}
+}
+
+// TestCacheKeepsNoErrors: a refused caller or an unavailable tokenfed says
+// nothing about the token: the next review asks again.
+func TestCacheKeepsNoErrors(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusInternalServerError} {
+		f := newFakeServer(t, always(code, ""))
+		cfg := f.config()
+		cfg.Cache = CacheConfig{MaxEntries: 100}
+		c := newClient(t, cfg)
+		for range 2 {
+			if _, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-errors"); errors.Is(err, ErrNotAuthenticated) || err == nil {
+				t.Fatalf("HTTP %d: got %v, want an error", code, err)
+			}
+		}
+		if got := f.calls(); got != 2 {
+			t.Errorf("HTTP %d: got %d requests, want 2", code, got)
+		}
+	}
+}
+
+// TestCachedRejectionsAreCopies: a caller that changes its error changes
+// nobody else's.
+func TestCachedRejectionsAreCopies(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+		writeReview(w, 200, authenticationv1.TokenReviewStatus{Error: "invalid token"})
+	})
+	c := newCachingClient(t, f.config(), clocktesting.NewFakeClock(time.Now()))
+	_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-copies")
+	var na *NotAuthenticatedError
+	if !errors.As(err, &na) {
+		t.Fatal(err)
+	}
+
+	na.Reason = "changed"
+
+	_, err = c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-copies")
+	if !errors.As(err, &na) || na.Reason != "invalid token" || f.calls() != 1 {
+		t.Fatalf("got %v after %d requests, want the cached reason", err, f.calls())
 	}
 }

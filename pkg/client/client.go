@@ -18,13 +18,15 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
 // Client asks tokenfed about tokens. It is safe for concurrent use: build
 // one when the application starts and share it, as it holds the
 // connections and the cache.
 type Client struct {
-	rest       rest.Interface
+	hc         *http.Client
+	url        string // where reviews are posted
 	timeout    time.Duration
 	maxRetries int
 	clock      clock.Clock
@@ -68,10 +70,6 @@ func (r *Result) Status() authenticationv1.TokenReviewStatus {
 // askFunc is one review without the cache: Client.ask.
 type askFunc func(ctx context.Context, token string, auds []string) (*authenticator.Response, error)
 
-// errNoContextualLogging refuses to build a client that client-go could
-// make log tokens: see quiet.
-var errNoContextualLogging = errors.New("klog's contextual logging is disabled, so client-go would log reviews, tokens included, at -v=8 and above")
-
 // New builds a Client from cfg. It reads the CA, the client certificate
 // and the caller token file once now, so a wrong path fails here rather
 // than on the first review. It sends nothing.
@@ -80,19 +78,16 @@ func New(cfg Config) (*Client, error) {
 }
 
 func newWithClock(cfg Config, clk clock.Clock) (*Client, error) {
-	if !contextualLogging() {
-		return nil, errNoContextualLogging
-	}
 	cfg = cfg.withDefaults()
 	rc, tokenFile, err := cfg.restConfig()
 	if err != nil {
 		return nil, err
 	}
-	rs, err := restClient(rc, tokenFile)
+	hc, target, err := httpClient(rc, tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{rest: rs, timeout: cfg.Timeout, maxRetries: cfg.MaxRetries, clock: clk}
+	c := &Client{hc: hc, url: target, timeout: cfg.Timeout, maxRetries: cfg.MaxRetries, clock: clk}
 	if cfg.Cache.MaxEntries > 0 {
 		c.cache = newCache(cfg.Cache, clk, cfg.Timeout, c.ask)
 	}
@@ -108,59 +103,62 @@ var codecs = func() serializer.CodecFactory {
 	return serializer.NewCodecFactory(scheme)
 }()
 
-// restClient is client-go's REST client for reviews, with the caller's
-// token file (if any) re-read as it changes.
-func restClient(rc *rest.Config, tokenFile string) (rest.Interface, error) {
-	rc, err := reviewConfig(rc)
+// httpClient is client-go's HTTP client for rc (TLS, the caller's
+// credential, proxy, user agent), with the caller's token file (if any)
+// re-read as it changes, and the URL reviews are posted to: exactly the
+// server URL, or ReviewPath on a URL without a path, as k8s.io/apiserver's
+// webhook client does.
+func httpClient(rc *rest.Config, tokenFile string) (*http.Client, string, error) {
+	rc = rest.CopyConfig(rc)
+	target, err := reviewURL(rc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	if rc.UserAgent == "" {
+		rc.UserAgent = defaultUserAgent
+	}
+	// No timeout of its own: the context bounds a review.
+	rc.Timeout = 0
+	// wire first, so that it is innermost: the transport's wrappers apply
+	// in order, and client-go's own (debugging, bearer token, user agent)
+	// wrap them all.
+	rc.WrapTransport = nil
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return wire{rt} })
 	if tokenFile != "" {
 		ts := newFileTokenSource(tokenFile)
 		if _, err := ts.Token(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		rc.Wrap(transport.TokenSourceWrapTransport(ts))
 	}
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// A redirect would send the token to a server nobody configured.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	hc.Transport = answerRecorder{hc.Transport}
-	return rest.UnversionedRESTClientForConfigAndClient(rc, hc)
+	return hc, target, nil
 }
 
-// reviewConfig is a copy of rc that posts JSON to exactly the server URL,
-// or to ReviewPath on a URL without a path, as k8s.io/apiserver's webhook
-// client does.
-func reviewConfig(rc *rest.Config) (*rest.Config, error) {
-	rc = rest.CopyConfig(rc)
-	rc.GroupVersion = nil
+// reviewURL is where reviews go: https only, without credentials (the
+// transport would send them as basic auth), query or fragment.
+func reviewURL(rc *rest.Config) (string, error) {
 	base, _, err := rest.DefaultServerUrlFor(rc)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if base.Scheme != "https" {
-		return nil, fmt.Errorf("server %s: only https is allowed, tokens must not cross the network in the clear", base.Redacted())
+		return "", fmt.Errorf("server %s: only https is allowed, tokens must not cross the network in the clear", base.Redacted())
 	}
-	rc.APIPath = ""
-	if base.Path == "" || base.Path == "/" {
-		rc.APIPath = ReviewPath
+	if base.User != nil {
+		return "", fmt.Errorf("server %s: a user or password in the URL is refused: this application proves who it is with a client certificate or a token", base.Redacted())
 	}
-	rc.NegotiatedSerializer = codecs.WithoutConversion()
-	rc.ContentType, rc.AcceptContentTypes = runtime.ContentTypeJSON, runtime.ContentTypeJSON
-	if rc.UserAgent == "" {
-		rc.UserAgent = defaultUserAgent
+	u := *base
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = ReviewPath, ""
 	}
-	// Neither client-side throttling (client-go's default is 5/s, queueing
-	// the rest) nor a timeout of its own: tokenfed limits callers, and the
-	// context bounds a review.
-	rc.QPS, rc.RateLimiter, rc.Timeout = -1, nil, 0
-	// A warning is the server's text, logged at -v=0 by default.
-	rc.WarningHandler, rc.WarningHandlerWithContext = nil, rest.NoWarnings{}
-	return rc, nil
+	return u.String(), nil
 }
 
 // Review asks tokenfed whether token is valid for at least one of
@@ -170,7 +168,12 @@ func reviewConfig(rc *rest.Config) (*rest.Config, error) {
 // result nor any error holds the token, and nothing is logged.
 //
 // The review is bounded by ctx and by the Config's Timeout; 502, 503, 504
-// and connection failures are retried within that bound (Config.MaxRetries).
+// and connection failures are retried within that bound (Config.MaxRetries),
+// TLS verification failures are not.
+//
+// A token that no tokenfed authenticates is refused without asking, as
+// ErrNotAuthenticated with Code 0: one that is empty, has whitespace,
+// control or non-ASCII bytes inside, or is over 16 KiB.
 func (c *Client) Review(ctx context.Context, token string, audiences ...string) (*Result, error) {
 	resp, err := c.review(ctx, token, audiences)
 	if err != nil {
@@ -198,12 +201,37 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string) (*authenti
 }
 
 func (c *Client) review(ctx context.Context, token string, auds []string) (*authenticator.Response, error) {
+	if err := refuseLocally(token); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if c.cache != nil {
 		return c.cached(ctx, token, auds)
 	}
 	return c.ask(ctx, token, auds)
+}
+
+// refuseLocally is tokenfed's "not authenticated" for a token that no
+// tokenfed authenticates, given without asking: each review is charged to
+// this application's rate at tokenfed, and a client of the application
+// chooses what it sends. Only what tokenfed refuses before any lookup is
+// refused here (pkg/authn/route, the same code): a token that is empty or
+// only whitespace, that has whitespace, control or non-ASCII bytes inside
+// (an HTTP header cannot carry them, and kube-apiserver trims and refuses
+// the same), or that is over route.MaxTokenBytes. Nothing that depends on
+// the configuration or the clock (an unknown issuer, an exp in the past)
+// is judged here.
+func refuseLocally(token string) error {
+	t, err := route.Canonical(token)
+	switch {
+	case err != nil:
+		// route's errors name the rule, never the token.
+		return &NotAuthenticatedError{Reason: err.Error()}
+	case len(t) > route.MaxTokenBytes:
+		return &NotAuthenticatedError{Reason: fmt.Sprintf("token is larger than %d bytes", route.MaxTokenBytes)}
+	}
+	return nil
 }
 
 // resultOf copies resp, which the cache may share with other callers.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -71,17 +72,22 @@ func TestReviewNotAuthenticated(t *testing.T) {
 	}
 }
 
-// TestReviewMalformed: tokenfed answers a review without a token with 400;
-// that is "not authenticated" too, with tokenfed's message.
+// TestReviewMalformed: tokenfed answers a review it will not read (here,
+// more audiences than it takes) with 400; that is "not authenticated" too,
+// with tokenfed's message.
 func TestReviewMalformed(t *testing.T) {
 	p := startTokenfed(t, nil)
 	c := newClient(t, certConfig(p))
+	auds := make([]string, 33)
+	for i := range auds {
+		auds[i] = fmt.Sprintf("https://aud-%d.example", i)
+	}
 
-	_, err := c.Review(ctxTimeout(t, 30*time.Second), "")
+	_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-malformed", auds...)
 
 	var na *NotAuthenticatedError
-	if !errors.As(err, &na) || na.Code != 400 || na.Reason != wantEmptyTokenReason {
-		t.Fatalf("got %#v (%v), want a 400 NotAuthenticatedError with reason %q", na, err, wantEmptyTokenReason)
+	if !errors.As(err, &na) || na.Code != 400 || na.Reason != wantTooManyAudiencesReason {
+		t.Fatalf("got %#v (%v), want a 400 NotAuthenticatedError with reason %q", na, err, wantTooManyAudiencesReason)
 	}
 }
 
@@ -128,5 +134,6 @@ func TestUnavailableClosedPort(t *testing.T) {
 	}
 }
 
-// wantEmptyTokenReason is tokenfed's message for a review without a token.
-const wantEmptyTokenReason = "malformed TokenReview: spec.token is empty"
+// wantTooManyAudiencesReason is tokenfed's message for a review with 33
+// audiences.
+const wantTooManyAudiencesReason = "malformed TokenReview: spec.audiences has 33 entries, more than 32"

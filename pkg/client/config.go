@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -21,6 +22,9 @@ const (
 	// DefaultCacheTTL is how long an authenticated answer is reused when
 	// the cache is on, capped at the token's exp.
 	DefaultCacheTTL = 10 * time.Second
+	// DefaultCacheFailureTTL is how long a not-authenticated answer is
+	// reused when the cache is on.
+	DefaultCacheFailureTTL = 5 * time.Second
 
 	// ReviewPath is where a review goes when the server URL has no path:
 	// the path kube-apiserver serves TokenReview on, which tokenfed serves
@@ -49,9 +53,12 @@ type Config struct {
 	// Kubeconfig is a kubeconfig in the format of kube-apiserver's
 	// --authentication-token-webhook-config-file: the current context's
 	// cluster has the full URL reviews are posted to in server (e.g.
-	// https://tokenfed.tokenfed-system.svc/authenticate) and the CA; its
-	// user has a client certificate, a token, or a tokenFile (re-read when
-	// it changes, see TokenFile).
+	// https://tokenfed.tokenfed-system.svc/authenticate), the CA, and
+	// optionally tls-server-name and proxy-url; its user has a client
+	// certificate and key, a token, or a tokenFile (re-read when it
+	// changes, see TokenFile). New refuses insecure-skip-tls-verify, and a
+	// user with exec, auth-provider, username or password, or
+	// impersonation (as, as-uid, as-groups, as-user-extra).
 	Kubeconfig string
 
 	// Server is the URL reviews are posted to, https only. With a path
@@ -86,20 +93,30 @@ type Config struct {
 	Cache CacheConfig
 }
 
-// CacheConfig configures the optional cache of authenticated answers. An
+// CacheConfig configures the optional cache of answers. An authenticated
 // answer is reused for the same token and audiences (in the same order)
 // until TTL passes or the token's exp (read from a JWT's payload once
 // tokenfed has authenticated it), whichever is first; an opaque token gets
-// TTL alone. Not-authenticated answers and errors are never cached. A
-// cached answer outlives a revocation: keep TTL short.
+// TTL alone. A not-authenticated answer is reused for FailureTTL, so that a
+// token sent again and again (by a client of the application, say) costs
+// one review per FailureTTL, not one per request. Errors (tokenfed
+// unavailable, this caller refused) and tokens refused without asking are
+// never cached. A cached answer outlives a revocation, and a cached
+// rejection a token that becomes valid: keep both TTLs short.
 type CacheConfig struct {
-	// MaxEntries bounds the entries. The bound is kept in 32 shards of
-	// MaxEntries/32 entries each (at least 1), each evicting its least
-	// recently used. Zero turns the cache off, the default.
+	// MaxEntries bounds the authenticated answers. The bound is kept in 32
+	// shards of MaxEntries/32 entries each (at least 1), each evicting its
+	// least recently used. Not-authenticated answers have a quarter as many
+	// more entries, in a segment of each shard of their own: they evict
+	// only each other, never an authenticated answer. Zero turns the cache
+	// off, the default.
 	MaxEntries int
-	// TTL is the longest an answer is reused. Default DefaultCacheTTL
-	// (10s).
+	// TTL is the longest an authenticated answer is reused. Default
+	// DefaultCacheTTL (10s).
 	TTL time.Duration
+	// FailureTTL is how long a not-authenticated answer is reused. Zero
+	// means DefaultCacheFailureTTL (5s); negative, they are not cached.
+	FailureTTL time.Duration
 }
 
 // InClusterConfig is the Config of an application that runs in a pod of
@@ -145,6 +162,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Cache.TTL <= 0 {
 		cfg.Cache.TTL = DefaultCacheTTL
 	}
+	switch {
+	case cfg.Cache.FailureTTL == 0:
+		cfg.Cache.FailureTTL = DefaultCacheFailureTTL
+	case cfg.Cache.FailureTTL < 0:
+		cfg.Cache.FailureTTL = 0
+	}
 	return cfg
 }
 
@@ -167,6 +190,9 @@ func (cfg Config) restConfig() (*rest.Config, string, error) {
 		return nil, "", errors.New("a kubeconfig and connection settings (server, CA, client certificate, token file) exclude each other")
 	}
 	rc, err := loadKubeconfig(cfg.Kubeconfig)
+	if err == nil {
+		err = checkKubeconfig(rc)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
 	}
@@ -191,4 +217,55 @@ func loadKubeconfig(path string) (*rest.Config, error) {
 		return nil, err
 	}
 	return clientcmd.NewNonInteractiveClientConfig(*raw, raw.CurrentContext, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
+}
+
+// checkKubeconfig refuses what a kubeconfig can say and a plain Config
+// cannot, where it would send the token to a server nobody verified or run
+// or send something nobody meant for tokenfed:
+//   - insecure-skip-tls-verify: every token would go to whoever answers
+//     the TLS handshake.
+//   - exec and auth-provider: they run a command, or a plugin's refresh,
+//     with the application's privileges and environment, on the first
+//     review.
+//   - username and password: basic auth, which tokenfed does not read.
+//   - as, as-uid, as-groups, as-user-extra: impersonation headers, which
+//     tokenfed does not honour; nothing should ask it to.
+//
+// What remains: server, the CA, tls-server-name, proxy-url (TLS is end to
+// end through the proxy's CONNECT tunnel: the proxy sees tokenfed's name,
+// never a token), the client certificate and key, token and tokenFile.
+func checkKubeconfig(rc *rest.Config) error {
+	if rc.Insecure {
+		return errors.New("insecure-skip-tls-verify is refused: a token must never go to a server whose certificate is not verified; set certificate-authority (or -data), or leave both out for the system roots")
+	}
+	var refused []string
+	if rc.ExecProvider != nil {
+		refused = append(refused, "exec")
+	}
+	if rc.AuthProvider != nil {
+		refused = append(refused, "auth-provider")
+	}
+	if rc.Username != "" {
+		refused = append(refused, "username")
+	}
+	if rc.Password != "" {
+		refused = append(refused, "password")
+	}
+	im := rc.Impersonate
+	if im.UserName != "" {
+		refused = append(refused, "as")
+	}
+	if im.UID != "" {
+		refused = append(refused, "as-uid")
+	}
+	if len(im.Groups) > 0 {
+		refused = append(refused, "as-groups")
+	}
+	if len(im.Extra) > 0 {
+		refused = append(refused, "as-user-extra")
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("the user's %s refused: only client-certificate and client-key (or their -data), token and tokenFile may prove who this application is to tokenfed", strings.Join(refused, ", "))
+	}
+	return nil
 }

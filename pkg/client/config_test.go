@@ -66,6 +66,7 @@ func TestConfigRefused(t *testing.T) {
 		{"kubeconfig and a token file", Config{Kubeconfig: "webhook.kubeconfig", TokenFile: "token"}, "exclude each other"},
 		{"missing kubeconfig", Config{Kubeconfig: filepath.Join(t.TempDir(), "missing")}, "no such file"},
 		{"empty kubeconfig", Config{Kubeconfig: emptyFile(t)}, "no configuration has been provided"},
+		{"a password in the URL", Config{Server: "https://app:secret@tokenfed.example"}, "a user or password in the URL is refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
@@ -119,5 +120,42 @@ func TestKubeconfigTokenFile(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.paths[0] != "/authenticate" {
 		t.Errorf("got path %s, want the kubeconfig's /authenticate", f.paths[0])
+	}
+}
+
+// TestKubeconfigUserRefused: a webhook kubeconfig's user proves who the
+// application is with a client certificate, a token or a tokenFile;
+// anything else is refused by New, which names it.
+func TestKubeconfigUserRefused(t *testing.T) {
+	for _, tc := range []struct {
+		user, want string
+	}{
+		{"    auth-provider: {name: oidc, config: {idp-issuer-url: https://idp.example, client-id: x}}", "the user's auth-provider refused"},
+		{"    username: app\n    password: secret", "the user's username, password refused"},
+		{"    token: caller-token\n    as: admin\n    as-groups: [system:masters]", "the user's as, as-groups refused"},
+		{"    token: caller-token\n    as: admin\n    as-uid: \"1\"\n    as-user-extra: {k: [v]}", "the user's as, as-uid, as-user-extra refused"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			kc := writeKubeconfig(t, "https://tokenfed.example/authenticate", "", tc.user)
+
+			_, err := New(Config{Kubeconfig: kc})
+
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestKubeconfigAllowed: a client certificate, a token and a proxy-url
+// (TLS runs end to end through it) are what a webhook kubeconfig may say.
+func TestKubeconfigAllowed(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+		writeReview(w, http.StatusOK, authenticatedAs("u"))
+	})
+	kc := writeKubeconfig(t, f.URL+"/authenticate", "    certificate-authority: "+f.caFile+"\n    proxy-url: http://127.0.0.1:1", "    token: caller-token")
+
+	if _, err := New(Config{Kubeconfig: kc}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,7 +17,9 @@
 //	}
 //
 // It is built on client-go: kubeconfig loading (clientcmd), rest.Config
-// and its REST client, and the typed authentication.k8s.io/v1 TokenReview.
+// and the HTTP client it builds (TLS, caller credentials, proxy), and the
+// typed authentication.k8s.io/v1 TokenReview; the request itself is the
+// client's own (see Secrecy).
 // A review is posted to exactly the URL configured, as kube-apiserver's
 // webhook client does, or to the TokenReview path of a URL without one:
 // tokenfed serves both.
@@ -28,10 +30,18 @@
 // or with its own projected service-account token, which is re-read the
 // moment the kubelet replaces it (see Config.TokenFile).
 //
-// Secrecy: no error, result or log line holds the token. client-go logs
-// request bodies at -v=8 from the context's logger, so every request
-// carries a discarding one, and New refuses to build a client while klog's
-// contextual logging is off (klog's default is on). Answers that are
-// cached are keyed by an HMAC of audiences and token with a random key of
-// the process, never the token.
+// Secrecy: no error, result or log line holds the token. The client posts
+// each review and reads its answer itself, through the http.Client
+// client-go builds, so client-go never has a body to log, whatever klog's
+// contextual logging and verbosity are; every request also carries a
+// discarding logger. Text of the server's that could quote the token is
+// withheld (pkg/redact), and an answer whose user or audiences quote it is
+// refused. Answers that are cached are keyed by an HMAC of audiences and
+// token with a random key of the process, never the token.
+//
+// Every review is charged to the application's caller rate at tokenfed.
+// Tokens no tokenfed accepts are refused without asking, and the optional
+// cache keeps rejections for a few seconds; an application in front of
+// untrusted clients should still rate-limit each client before the
+// middleware (see docs/client.md).
 package client

@@ -20,8 +20,10 @@ var (
 	// rate). Asking again at once gets the same answer.
 	ErrCallerRefused = errors.New("tokenfed refused this caller")
 	// ErrUnavailable: tokenfed could not be asked, so nothing is known
-	// about the token: unreachable, TLS failure, timeout, 5xx, or an answer
-	// that is not a TokenReview.
+	// about the token: unreachable, TLS failure, timeout, 5xx, an answer
+	// that is not an authentication.k8s.io/v1 TokenReview, or an
+	// authenticated answer that names no user or quotes the token (a
+	// broken or hostile server's).
 	ErrUnavailable = errors.New("tokenfed is unavailable")
 )
 
@@ -31,14 +33,16 @@ const maxReasonBytes = 512
 
 // NotAuthenticatedError is tokenfed's "not authenticated" answer: HTTP 200
 // with status.authenticated false, or HTTP 400 for a review tokenfed would
-// not read (no token, a body over its limit). It matches
+// not read (no token, a body over its limit), or the client's own for a
+// token no tokenfed authenticates (see Client.Review). It matches
 // ErrNotAuthenticated.
 type NotAuthenticatedError struct {
-	// Code is the HTTP status: 200, or 400 (413 and 422 likewise).
+	// Code is the HTTP status: 200, or 400 (413 and 422 likewise); 0 when
+	// the client refused the token without asking.
 	Code int
 	// Reason is status.error, or the 400's message: tokenfed's words, at
-	// most 512 bytes, withheld whole if they quote the token. It may be
-	// empty.
+	// most 512 bytes, withheld whole if they could quote the token; or the
+	// client's. It may be empty.
 	Reason string
 }
 
@@ -63,7 +67,8 @@ type CallerRefusedError struct {
 	// bucket holds a request again.
 	RetryAfter time.Duration
 	// Message is the message of tokenfed's metav1.Status, at most 512
-	// bytes, e.g. "this caller is over its rate limit".
+	// bytes, withheld whole if it could quote the token, e.g. "this caller
+	// is over its rate limit".
 	Message string
 }
 
@@ -92,7 +97,8 @@ type UnavailableError struct {
 	// tokenfed sends "Retry-After: 1" with a 503.
 	RetryAfter time.Duration
 	// Reason says what went wrong, in the client's words plus, for an HTTP
-	// answer, the message of tokenfed's metav1.Status (at most 512 bytes).
+	// answer, the message of tokenfed's metav1.Status or a text body (at
+	// most 512 bytes, withheld whole if it could quote the token).
 	Reason string
 
 	cause error

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/tokenfed/tokenfed/pkg/redact"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
@@ -309,8 +309,8 @@ func TestUndecodableAnswer(t *testing.T) {
 	_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-undecodable")
 
 	var u *UnavailableError
-	if !errors.As(err, &u) || u.Reason != "undecodable answer" {
-		t.Fatalf("got %v, want ErrUnavailable: undecodable answer", err)
+	if !errors.As(err, &u) || u.Reason != "answer is not an authentication.k8s.io/v1 TokenReview" {
+		t.Fatalf("got %v, want ErrUnavailable: answer is not an authentication.k8s.io/v1 TokenReview", err)
 	}
 }
 
@@ -370,7 +370,8 @@ func TestReviewPaths(t *testing.T) {
 }
 
 // TestAnswersQuotingTheToken: whatever a server puts in its answer, no
-// error holds the token, and a user that quotes it is refused.
+// error holds the token, and a user or audiences that quote it are
+// refused.
 func TestAnswersQuotingTheToken(t *testing.T) {
 	const token = "opaque-token-0123456789-quoted-by-the-server"
 	for _, tc := range []struct {
@@ -380,13 +381,28 @@ func TestAnswersQuotingTheToken(t *testing.T) {
 	}{
 		{"status.error", func(w http.ResponseWriter, token string) {
 			writeReview(w, 200, authenticationv1.TokenReviewStatus{Error: "bad token " + token})
-		}, &NotAuthenticatedError{Code: 200, Reason: redact.Withheld}},
+		}, &NotAuthenticatedError{Code: 200, Reason: withheld}},
 		{"400 message", func(w http.ResponseWriter, token string) { writeStatus(w, 400, "cannot read "+token) },
-			&NotAuthenticatedError{Code: 400, Reason: redact.Withheld}},
+			&NotAuthenticatedError{Code: 400, Reason: withheld}},
 		{"429 message", func(w http.ResponseWriter, token string) { writeStatus(w, 429, "slow down, "+token) },
-			&CallerRefusedError{Code: 429, Message: redact.Withheld}},
+			&CallerRefusedError{Code: 429, Message: withheld}},
+		{"500 text", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, "cannot check "+token+"\n")
+		}, &UnavailableError{Code: 500, Reason: "HTTP 500 Internal Server Error: " + withheld}},
 		{"username", func(w http.ResponseWriter, token string) { writeReview(w, 200, authenticatedAs("user-"+token)) },
-			&UnavailableError{Code: 200, Reason: "answer refused: its user quotes the token"}},
+			&UnavailableError{Code: 200, Reason: "answer refused: its user or audiences quote the token"}},
+		{"an extra, URL-escaped", func(w http.ResponseWriter, token string) {
+			st := authenticatedAs("u")
+			st.User.Extra = map[string]authenticationv1.ExtraValue{"k": {"https://x.example/?t=" + url.QueryEscape(token)}}
+			writeReview(w, 200, st)
+		}, &UnavailableError{Code: 200, Reason: "answer refused: its user or audiences quote the token"}},
+		{"audiences", func(w http.ResponseWriter, token string) {
+			st := authenticatedAs("u")
+			st.Audiences = []string{"aud-" + token}
+			writeReview(w, 200, st)
+		}, &UnavailableError{Code: 200, Reason: "answer refused: its user or audiences quote the token"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, rv *authenticationv1.TokenReview) {
@@ -436,5 +452,89 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTLSVerificationNotRetried: a server whose certificate does not
+// verify (another CA, another name) is the same server on the next
+// attempt: the failure is the answer at once, and says why.
+func TestTLSVerificationNotRetried(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+		writeReview(w, 200, authenticatedAs("u"))
+	})
+	for name, cfg := range map[string]Config{
+		"unknown authority": {Server: f.URL, CAFile: writeCA(t), MaxRetries: 3},
+		"wrong name":        {Server: f.URL, CAFile: f.caFile, TLSServerName: "elsewhere.example", MaxRetries: 3},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newClient(t, cfg)
+
+			start := time.Now()
+			_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-tls")
+
+			var u *UnavailableError
+			if !errors.As(err, &u) || u.retry || !strings.Contains(err.Error(), "certificate") {
+				t.Fatalf("got %#v (%v), want a TLS UnavailableError that is not retried", err, err)
+			}
+			if elapsed := time.Since(start); elapsed > 90*time.Millisecond {
+				t.Errorf("got %s, want no backoff (the first is 100ms)", elapsed)
+			}
+		})
+	}
+	if got := f.calls(); got != 0 {
+		t.Errorf("got %d reviews at a server whose certificate did not verify, want 0", got)
+	}
+}
+
+// TestAnswerBounded: an answer over 4 MiB is not read whole: it says
+// nothing about the token.
+func TestAnswerBounded(t *testing.T) {
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+		st := authenticatedAs("u")
+		st.User.Groups = []string{strings.Repeat("g", maxAnswerBytes)}
+		writeReview(w, 200, st)
+	})
+	c := newClient(t, f.config())
+
+	_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-huge")
+
+	var u *UnavailableError
+	if !errors.As(err, &u) || u.Code != 200 || u.Reason != "answer over 4 MiB" {
+		t.Fatalf("got %v, want ErrUnavailable: answer over 4 MiB", err)
+	}
+}
+
+// TestAnswerStatusCodes: only 200 (tokenfed's) and 201 (kube-apiserver's
+// for a created TokenReview) carry a review; another 2xx is a wrong URL.
+func TestAnswerStatusCodes(t *testing.T) {
+	for code, wantErr := range map[int]bool{200: false, 201: false, 202: true, 204: true} {
+		f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ *authenticationv1.TokenReview) {
+			writeReview(w, code, authenticatedAs("u"))
+		})
+		c := newClient(t, f.config())
+
+		_, err := c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-codes")
+
+		if gotErr := errors.Is(err, ErrUnavailable); gotErr != wantErr || (!wantErr && err != nil) {
+			t.Errorf("HTTP %d: got %v, want unavailable %v", code, err, wantErr)
+		}
+	}
+}
+
+// deadlinePassed is a context whose deadline has passed while its timer
+// has not fired yet.
+type deadlinePassed struct{ context.Context }
+
+func (deadlinePassed) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestDeadlineBeforeContextTimer: the dialer's timeout on the connection,
+// from ctx's deadline, can fire a moment before ctx's own timer; that
+// failure is the deadline, not a connection failure to retry.
+func TestDeadlineBeforeContextTimer(t *testing.T) {
+	err := noAnswer(deadlinePassed{context.Background()}, os.ErrDeadlineExceeded, "opaque-token-deadline")
+
+	var u *UnavailableError
+	if !errors.As(err, &u) || u.retry || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %#v, want the deadline, not retried", err)
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 )
 
@@ -111,34 +112,64 @@ func TestReviewLogsNoTokenAtV10(t *testing.T) {
 	}
 }
 
-// TestClientGoLogsTokenWithoutQuiet is the control for the test above:
-// the same request without quiet's context does log the token, so the
-// capture works and quiet is what keeps the log clean.
-func TestClientGoLogsTokenWithoutQuiet(t *testing.T) {
+// TestClientGoRESTLogsToken is the control for the tests here: client-go's
+// own REST request, which the client does not use, logs a review's token
+// at -v=10 with the same transport, so the capture works and posting the
+// review itself is what keeps the log clean.
+func TestClientGoRESTLogsToken(t *testing.T) {
 	logs := logAtV10(t)
 	f := echoingServer(t, http.StatusOK)
-	c := newClient(t, f.config())
+	rc := &rest.Config{Host: f.URL, TLSClientConfig: rest.TLSClientConfig{CAFile: f.caFile}}
+	rc.NegotiatedSerializer = codecs.WithoutConversion()
+	rs, err := rest.UnversionedRESTClientFor(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	review := &authenticationv1.TokenReview{TypeMeta: metaTokenReview, Spec: authenticationv1.TokenReviewSpec{Token: logToken}}
 
-	err := c.rest.Post().Body(review).Do(context.Background()).Error()
+	err = rs.Post().AbsPath(ReviewPath).Body(review).Do(context.Background()).Error()
 
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out := logs.String(); !strings.Contains(out, "LOGGED") {
-		t.Errorf("got no token in client-go's own log at -v=10, want it there (else the test above proves nothing):\n%s", out)
+		t.Errorf("got no token in client-go's own log at -v=10, want it there (else the tests here prove nothing):\n%s", out)
 	}
 }
 
-// TestNewRefusesWithoutContextualLogging: quiet depends on it, so a client
-// is never built without it.
-func TestNewRefusesWithoutContextualLogging(t *testing.T) {
+// TestNoTokenLoggedWithoutContextualLogging: a client built and used
+// while klog's contextual logging is off logs through klog's global logger
+// at -v=10, and none of it holds the token, though the server echoes it in
+// its status line, a header, the Content-Type and the body.
+func TestNoTokenLoggedWithoutContextualLogging(t *testing.T) {
+	logs := logAtV10(t)
 	klog.EnableContextualLogging(false)
 	defer klog.EnableContextualLogging(true)
+	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, rv *authenticationv1.TokenReview) {
+		rv.Status = authenticatedAs("u")
+		body, _ := json.Marshal(rv)
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		tok := rv.Spec.Token
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK %s\r\nX-Echo: %s\r\nContent-Type: application/json; echo=%s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", tok, tok, tok, len(body), body)
+		_ = buf.Flush()
+	})
+	c := newClient(t, f.config())
 
-	_, err := New(Config{Server: "https://127.0.0.1:1"})
+	res, err := c.Review(ctxTimeout(t, 30*time.Second), logToken)
 
-	if !errors.Is(err, errNoContextualLogging) {
-		t.Fatalf("got %v, want %v", err, errNoContextualLogging)
+	if err != nil || res.User.GetName() != "u" {
+		t.Fatalf("got (%v, %v), want user u", res, err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "LOGGED") {
+		t.Errorf("got a log that quotes the token:\n%s", out)
+	}
+	if !strings.Contains(out, "Response") {
+		t.Errorf("got no response logged at -v=10 without contextual logging, want client-go's lines (else this test proves nothing):\n%s", out)
 	}
 }

@@ -1,13 +1,20 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 
@@ -54,35 +61,97 @@ func (c *Client) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// askOnce posts one TokenReview. MaxRetries(0): client-go would otherwise
-// retry an answer with Retry-After up to ten times on its own, a 429
-// included, spending more of a caller's rate that is already spent.
+// askOnce posts one TokenReview. The client sends it and reads the answer
+// itself, through the http.Client client-go builds (TLS, the caller's
+// credential, proxy, user agent), and never through client-go's REST
+// request: that logs request and response bodies (spec.token, and whatever
+// the server echoes) at -v=8 with klog.FromContext, which is klog's global
+// logger whenever contextual logging is off, as an application may turn
+// it at any time. It also retries answers with Retry-After on its own, a
+// 429 included, hides the status line and headers, reads bodies
+// unbounded, and takes a body without apiVersion and kind for the type
+// asked for.
 func (c *Client) askOnce(ctx context.Context, token string, auds []string) (*authenticator.Response, error) {
-	var a answer
-	review := &authenticationv1.TokenReview{
+	body, err := json.Marshal(&authenticationv1.TokenReview{
 		TypeMeta: metaTokenReview,
 		Spec:     authenticationv1.TokenReviewSpec{Token: token, Audiences: auds},
+	})
+	if err != nil {
+		return nil, &UnavailableError{Reason: "encoding the review", cause: err}
 	}
-	res := c.rest.Post().MaxRetries(0).Body(review).Do(quiet(withAnswer(ctx, &a)))
-	if err := res.Error(); err != nil {
-		return nil, classify(ctx, err, a, token)
+	var a answer
+	req, err := http.NewRequestWithContext(quiet(withAnswer(ctx, &a)), http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &UnavailableError{Reason: "building the request", cause: err}
 	}
-	var out authenticationv1.TokenReview
-	if err := res.Into(&out); err != nil {
-		return nil, &UnavailableError{Code: a.code, Reason: "undecodable answer"}
+	req.Header.Set("Content-Type", runtime.ContentTypeJSON)
+	req.Header.Set("Accept", runtime.ContentTypeJSON)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, noAnswer(ctx, err, token)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	switch {
+	case err != nil && ended(ctx) != nil:
+		return nil, &UnavailableError{Code: a.code, Reason: "answer cut short", cause: ended(ctx)}
+	case err != nil:
+		return nil, &UnavailableError{Code: a.code, Reason: "answer cut short", cause: withheldIfQuoting(err, token)}
+	case len(data) > maxAnswerBytes:
+		return nil, &UnavailableError{Code: a.code, Reason: fmt.Sprintf("answer over %d MiB", maxAnswerBytes>>20)}
+	case a.code != http.StatusOK && a.code != http.StatusCreated:
+		return nil, refusal(a, data, token)
+	}
+	out, err := decodeReview(data)
+	if err != nil {
+		return nil, &UnavailableError{Code: a.code, Reason: "answer is not an authentication.k8s.io/v1 TokenReview"}
 	}
 	return verdict(a.code, &out.Status, auds, token)
 }
 
+// decodeReview decodes an answer that says it is an
+// authentication.k8s.io/v1 TokenReview: the review posted is one, and
+// kube-apiserver and tokenfed answer in the version asked. Decoding into a
+// typed object would fill in a missing apiVersion and kind from it.
+func decodeReview(data []byte) (*authenticationv1.TokenReview, error) {
+	gvk, err := jsonserializer.DefaultMetaFactory.Interpret(data)
+	if err != nil {
+		return nil, err
+	}
+	if *gvk != authenticationv1.SchemeGroupVersion.WithKind("TokenReview") {
+		return nil, fmt.Errorf("got %s", gvk)
+	}
+	var out authenticationv1.TokenReview
+	if _, _, err := codecs.UniversalDeserializer().Decode(data, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// withheldIfQuoting is err, or in its place a fixed error if its text
+// quotes the token.
+func withheldIfQuoting(err error, token string) error {
+	if redact.Quotes(err.Error(), token) {
+		return errors.New(withheld)
+	}
+	return err
+}
+
 // verdict reads an answer's status. Audiences are checked as
 // kube-apiserver's webhook client checks them: an answer to a review that
-// named audiences is valid for those it has in common with them.
+// named audiences is valid for those it has in common with them. An
+// authenticated answer that names no user, or any of whose strings quotes
+// the token, is a broken or hostile server's: nothing is known about the
+// token.
 func verdict(code int, st *authenticationv1.TokenReviewStatus, auds []string, token string) (*authenticator.Response, error) {
 	if !st.Authenticated {
-		return nil, &NotAuthenticatedError{Code: code, Reason: bounded(redact.Scrub(st.Error, token))}
+		return nil, &NotAuthenticatedError{Code: code, Reason: serverText(st.Error, token)}
 	}
-	if quotesToken(&st.User, token) {
-		return nil, &UnavailableError{Code: code, Reason: "answer refused: its user quotes the token"}
+	if st.User.Username == "" {
+		return nil, &UnavailableError{Code: code, Reason: "answer refused: authenticated, but it names no user"}
+	}
+	if quotesToken(st, token) {
+		return nil, &UnavailableError{Code: code, Reason: "answer refused: its user or audiences quote the token"}
 	}
 	got := st.Audiences
 	if len(auds) > 0 {
@@ -101,11 +170,13 @@ func verdict(code int, st *authenticationv1.TokenReviewStatus, auds []string, to
 }
 
 // quotesToken: tokenfed never puts a token in an answer, but this client
-// posts to whatever URL it is given, and an application logs the user it
-// gets.
-func quotesToken(u *authenticationv1.UserInfo, token string) bool {
-	quotes := func(s string) bool { return redact.Scrub(s, token) != s }
-	if quotes(u.Username) || quotes(u.UID) || slices.ContainsFunc(u.Groups, quotes) {
+// posts to whatever URL it is given, and an application logs the user and
+// audiences it gets. Every string of the answer that reaches the caller is
+// checked (status.error is scrubbed instead, by serverText).
+func quotesToken(st *authenticationv1.TokenReviewStatus, token string) bool {
+	quotes := func(s string) bool { return redact.Quotes(s, token) }
+	u := &st.User
+	if quotes(u.Username) || quotes(u.UID) || slices.ContainsFunc(u.Groups, quotes) || slices.ContainsFunc(st.Audiences, quotes) {
 		return true
 	}
 	for k, v := range u.Extra {

@@ -2,29 +2,43 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/klog/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 
 	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
-// maxRetryAfter bounds a server's Retry-After; tokenfed's own is at most
-// an hour.
-const maxRetryAfter = time.Hour
+const (
+	// maxRetryAfter bounds a server's Retry-After; tokenfed's own is at
+	// most an hour.
+	maxRetryAfter = time.Hour
+	// maxAnswerBytes bounds the answer read: tokenfed's largest (a user
+	// with its upstream's thousand groups) is some tens of KiB.
+	maxAnswerBytes = 4 << 20
+	// maxScrubbedBytes is as much of the server's text as is checked for
+	// the token: what an error keeps (maxReasonBytes) and then some.
+	maxScrubbedBytes = 4 << 10
+)
 
-// answer is what the client saw of one HTTP answer itself. client-go's
-// errors hide the status line (a plain-text 500 comes back without one)
-// or replace it with the code a Status body claims, and drop headers.
+// withheld replaces text of the server's that could quote the token.
+const withheld = "the server's text was withheld: it could quote the token"
+
+// answer is what the client saw of one HTTP answer, before anything else
+// could: its status, and the two headers it reads.
 type answer struct {
 	code       int
 	retryAfter time.Duration
+	mediaType  string
 }
 
 type answerKey struct{}
@@ -35,84 +49,183 @@ func withAnswer(ctx context.Context, a *answer) context.Context {
 	return context.WithValue(ctx, answerKey{}, a)
 }
 
-// answerRecorder notes each answer's status and Retry-After in the
-// request context's *answer.
-type answerRecorder struct{ next http.RoundTripper }
+// wire is the innermost round tripper, next to the connection. It notes
+// each answer's status, Retry-After and media type in the request
+// context's *answer, and hands on the answer with a status line of the
+// client's words and no headers: nothing the server wrote but the body
+// goes past it, and the body only to askOnce. Above it, client-go's
+// debugging round tripper (built in when klog is at -v=6 or more) logs
+// the status and headers of each answer with klog.FromContext, which is
+// klog's global logger whenever contextual logging is off, whatever
+// logger the request carries.
+type wire struct{ next http.RoundTripper }
 
-func (r answerRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.next.RoundTrip(req)
-	if a, ok := req.Context().Value(answerKey{}).(*answer); ok && resp != nil {
+func (w wire) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if a, ok := req.Context().Value(answerKey{}).(*answer); ok {
 		a.code = resp.StatusCode
 		a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		a.mediaType = mediaType(resp.Header.Get("Content-Type"))
 	}
-	return resp, err
+	resp.Status = strings.TrimSpace(strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode))
+	resp.Header, resp.Trailer = http.Header{}, nil
+	return resp, nil
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3);
-// anything else, or a time in the past, is zero.
+// mediaType is the media type of a Content-Type, lower case without
+// parameters, or "" when there is none or it does not parse.
+func mediaType(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3),
+// capped at maxRetryAfter before it becomes a Duration, so that no value
+// overflows; anything else, or a time in the past, is zero.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	var d time.Duration
-	if s, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(s) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
+	if isDigits(v) {
+		// More digits than an hour's seconds have is over the cap, and
+		// ParseInt fails only on overflow here.
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(s) * time.Second
 	}
-	return min(max(d, 0), maxRetryAfter)
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	// Sub saturates instead of overflowing.
+	return min(max(t.Sub(now), 0), maxRetryAfter)
 }
 
-// quiet gives client-go a logger that discards everything. At -v=6 and
-// above client-go logs each request from the context's logger, at -v=8
-// with the request body: spec.token. No verbosity an application picks may
-// write a token, so a review logs nothing; the application logs the
-// outcome if it wants to. It works only while klog's contextual logging is
-// on, which New checks (as pkg/authn/upstream does).
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// quiet gives the request a logger that discards everything, so that
+// client-go's debugging round tripper logs nothing of a review at any
+// verbosity while klog's contextual logging is on (its default). With it
+// off, that round tripper logs the URL, the status and the timing of a
+// review: the body, which holds the token, is never client-go's to log
+// (see askOnce), and wire keeps the server's status text and headers away.
 func quiet(ctx context.Context) context.Context {
 	return logr.NewContext(ctx, logr.Discard())
 }
 
-// contextualLogging reports whether klog.FromContext, which client-go
-// uses, honours the logger in the context.
-func contextualLogging() bool {
-	return klog.FromContext(quiet(context.Background())).GetSink() == nil
+// noAnswer classifies a failure before any HTTP answer. The cause is kept
+// (transport errors name the URL and the network or TLS failure, never a
+// body) unless its text quotes the token: a certificate's names are the
+// server's words.
+func noAnswer(ctx context.Context, err error, token string) error {
+	var tf *tokenFileError
+	switch {
+	case ended(ctx) != nil:
+		return &UnavailableError{Reason: "no answer", cause: ended(ctx)}
+	case errors.As(err, &tf):
+		return &UnavailableError{Reason: "caller credential", cause: tf}
+	case redact.Quotes(err.Error(), token):
+		return &UnavailableError{Reason: "no answer", cause: errors.New(withheld)}
+	case permanentTLS(err):
+		return &UnavailableError{Reason: "TLS", cause: err}
+	default:
+		return &UnavailableError{Reason: "no answer", cause: err, retry: true}
+	}
 }
 
-// classify turns client-go's error for one attempt into one of the three
-// errors. a is the HTTP answer as seen on the wire (code 0: none came).
-func classify(ctx context.Context, err error, a answer, token string) error {
+// ended is ctx's error, or DeadlineExceeded once its deadline has passed:
+// the dialer sets ctx's deadline on the connection, whose timeout (an "i/o
+// timeout" during the TLS handshake) can fire a moment before ctx's own
+// timer does.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// permanentTLS: a server whose certificate does not verify (unknown
+// authority, wrong name, expired) or that does not speak TLS at all.
+// Another attempt meets the same server.
+func permanentTLS(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &record)
+}
+
+// refusal classifies an HTTP answer other than 200 or 201 into one of the
+// three errors.
+func refusal(a answer, body []byte, token string) error {
+	msg := serverText(statusMessage(a.mediaType, body), token)
 	switch {
-	case a.code == 0:
-		return noAnswer(ctx, err)
-	case a.code >= 200 && a.code < 300:
-		return &UnavailableError{Code: a.code, Reason: "undecodable answer"}
 	case refusesReview(a.code):
-		return &NotAuthenticatedError{Code: a.code, Reason: message(err, token)}
+		return &NotAuthenticatedError{Code: a.code, Reason: msg}
 	case a.code == http.StatusUnauthorized, a.code == http.StatusForbidden, a.code == http.StatusTooManyRequests:
-		return &CallerRefusedError{Code: a.code, RetryAfter: a.retryAfter, Message: message(err, token)}
+		return &CallerRefusedError{Code: a.code, RetryAfter: a.retryAfter, Message: msg}
 	default:
 		reason := httpStatus(a.code)
-		if m := message(err, token); m != "" {
-			reason += ": " + m
+		if msg != "" {
+			reason += ": " + msg
 		}
 		return &UnavailableError{Code: a.code, RetryAfter: a.retryAfter, Reason: reason, retry: transient(a.code)}
 	}
 }
 
-// noAnswer classifies a failure before any HTTP answer. The cause is kept:
-// transport errors name the URL and the network or TLS failure, never a
-// body.
-func noAnswer(ctx context.Context, err error) error {
-	var tf *tokenFileError
-	switch {
-	case ctx.Err() != nil:
-		return &UnavailableError{Reason: "no answer", cause: ctx.Err()}
-	case errors.As(err, &tf):
-		return &UnavailableError{Reason: "caller credential", cause: tf}
-	default:
-		return &UnavailableError{Reason: "no answer", cause: err, retry: true}
+// statusMessage is the message of a metav1.Status body (kube-apiserver's
+// and tokenfed's refusals; a missing apiVersion is v1, as client-go reads
+// it), or a text body itself (a proxy's, a plain-text 500), or "".
+func statusMessage(mt string, body []byte) string {
+	if gvk, err := jsonserializer.DefaultMetaFactory.Interpret(body); err == nil && gvk.Kind == "Status" && gvk.Group == "" && (gvk.Version == "v1" || gvk.Version == "") {
+		var st metav1.Status
+		v1Status := metav1.SchemeGroupVersion.WithKind("Status")
+		if _, _, err := codecs.UniversalDeserializer().Decode(body, &v1Status, &st); err == nil {
+			return st.Message
+		}
+		return ""
 	}
+	if mt == "" || strings.HasPrefix(mt, "text/") {
+		return strings.TrimSpace(string(body))
+	}
+	return ""
+}
+
+// serverText is text the server wrote, as an error carries it: withheld
+// whole when it could quote the token (redact.Scrub, which also withholds
+// all of it for a token under redact.MinToken bytes), and cut at
+// maxReasonBytes. Only its first maxScrubbedBytes are looked at; the rest
+// is cut anyway.
+func serverText(s, token string) string {
+	if len(s) > maxScrubbedBytes {
+		s = s[:maxScrubbedBytes]
+	}
+	if redact.Scrub(s, token) != s {
+		return withheld
+	}
+	return bounded(s)
 }
 
 // refusesReview: a 400 is tokenfed refusing to read the review (no token,
@@ -127,17 +240,6 @@ func refusesReview(code int) bool {
 // other codes say the URL is wrong.
 func transient(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-}
-
-// message is the message of the metav1.Status that came with an error
-// answer, scrubbed of the token (tokenfed never quotes it; this client
-// talks to whatever URL it is given) and bounded.
-func message(err error, token string) string {
-	var s apierrors.APIStatus
-	if !errors.As(err, &s) {
-		return ""
-	}
-	return bounded(redact.Scrub(s.Status().Message, token))
 }
 
 func bounded(s string) string {
