@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -70,8 +71,9 @@ Exit status: 0 authenticated, 1 not authenticated, 2 anything else
   tokenfed review --server https://127.0.0.1:8443 --certificate-authority certs/ca.crt \
     --client-certificate certs/client.crt --client-key certs/client.key --token-file token -o yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
+			// Never the arguments: the likeliest one is the token itself.
 			if len(args) > 1 || len(args) == 1 && args[0] != "-" {
-				return &exitError{code: exitFailed, err: fmt.Errorf("the only argument is \"-\" (the token on stdin), got %q", args)}
+				return &exitError{code: exitFailed, err: errTokenArgument}
 			}
 			return nil
 		},
@@ -80,11 +82,15 @@ Exit status: 0 authenticated, 1 not authenticated, 2 anything else
 		},
 	}
 	o.addFlags(cmd.Flags())
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitError{code: exitFailed, err: err}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitFailed, err: flagError(c, err)}
 	})
 	return cmd
 }
+
+// errTokenArgument: the token given as an argument, or something else
+// that is not "-".
+var errTokenArgument = errors.New(`tokenfed review takes no arguments but "-" (stdin); pass the token with --token-file, stdin or --token, and revoke it if it was typed on a command line others can see`)
 
 func (o *reviewOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.token, "token", "", "the token to review. It shows in ps and in shell history: prefer --token-file or stdin")
@@ -103,7 +109,8 @@ func (o *reviewOptions) addFlags(fs *pflag.FlagSet) {
 
 func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	if o.output != "" && o.output != "json" && o.output != "yaml" {
-		return &exitError{code: exitFailed, err: fmt.Errorf("--output must be json or yaml, got %q", o.output)}
+		// Not repeated: it is a value typed where a token may have gone.
+		return &exitError{code: exitFailed, err: errors.New("--output must be json or yaml")}
 	}
 	token, err := o.readToken(cmd.Flags(), cmd.InOrStdin(), stdinArg)
 	if err != nil {
@@ -152,7 +159,7 @@ func (o *reviewOptions) readToken(fs *pflag.FlagSet, stdin io.Reader, stdinArg b
 	case fs.Changed("token-file"):
 		token, err = readTokenFrom(o.tokenFile)
 	case stdinArg || !isTerminal(stdin):
-		token, err = readLimited(stdin, "stdin")
+		token, err = readLimited(stdin, "stdin", nil)
 	default:
 		return "", errors.New("no token: pipe it on stdin, or give --token-file")
 	}
@@ -166,18 +173,34 @@ func (o *reviewOptions) readToken(fs *pflag.FlagSet, stdin io.Reader, stdinArg b
 	return token, nil
 }
 
+// readTokenFrom reads the --token-file. Its errors name the flag, not the
+// path: a token given where its file belongs (--token-file $TOKEN) must not
+// be printed as the file that does not exist.
 func readTokenFrom(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("--token-file: cannot open it: %w", withoutPath(err))
 	}
 	defer f.Close()
-	return readLimited(f, path)
+	return readLimited(f, "--token-file", withoutPath)
 }
 
-func readLimited(r io.Reader, name string) (string, error) {
+// withoutPath is err without the path an *fs.PathError quotes: its
+// operation's error alone (no such file or directory, permission denied).
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func readLimited(r io.Reader, name string, clean func(error) error) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxTokenBytes+1))
 	if err != nil {
+		if clean != nil {
+			err = clean(err)
+		}
 		return "", fmt.Errorf("reading the token from %s: %w", name, err)
 	}
 	if len(data) > maxTokenBytes {

@@ -33,7 +33,7 @@ and give each member its own --api-audiences (see docs/members.md).`,
 		Example: `  tokenfed webhook-kubeconfig --server https://tokenfed.example:8443 \
     --certificate-authority ca.crt --client-certificate member-a.crt --client-key member-a.key \
     --embed-certs -o webhook.kubeconfig`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWebhookKubeconfig(cmd, *o, output)
 		},

@@ -99,13 +99,16 @@ func TestWebhookKubeconfigCommandErrors(t *testing.T) {
 	}{
 		{"no server", nil, "Error: --server is required"},
 		{"mismatched key", []string{"--server", "https://t", "--client-certificate", certs.ClientCert, "--client-key", certs.ServingKey, "-o", output}, "are not a pair"},
-		{"an argument", []string{"--server", "https://t", "extra"}, `unknown command "extra"`},
+		{"an argument", []string{"--server", "https://t", "extra"}, "Error: tokenfed webhook-kubeconfig takes no arguments, got 1\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, append([]string{"webhook-kubeconfig"}, tt.args...)...)
 			if code != 1 || !strings.Contains(stderr, tt.wantErr) {
 				t.Errorf("got exit code %d, stderr %q; want 1 and %q", code, stderr, tt.wantErr)
+			}
+			if strings.Contains(stderr, "extra") {
+				t.Errorf("got stderr %q, which repeats an argument", stderr)
 			}
 			if stdout != "" {
 				t.Errorf("got stdout %q, want nothing on error", stdout)

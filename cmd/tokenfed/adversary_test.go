@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// fakeTokenfed is a TLS server answering every review with st, and the
+// flags that reach it.
+func fakeTokenfed(t *testing.T, st authenticationv1.TokenReviewStatus) []string {
+	t.Helper()
+	return fakeServer(t, func(w http.ResponseWriter) {
+		_ = json.NewEncoder(w).Encode(authenticationv1.TokenReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
+			Status:   st,
+		})
+	})
+}
+
+// fakeServer is a TLS server answering every request with answer, and the
+// flags that reach it.
+func fakeServer(t *testing.T, answer func(http.ResponseWriter)) []string {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		answer(w)
+	}))
+	t.Cleanup(srv.Close)
+	ca := writeTemp(t, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	return []string{"--server", srv.URL, "--certificate-authority", ca}
+}
+
+// TestNoCommandEchoesArguments: a token typed where it does not belong is
+// never printed. `tokenfed review $TOKEN` (the natural mistake), the
+// command name forgotten, a token that starts with "-" (read as
+// shorthand flags), a token as the value of a flag that refuses it, or as
+// the --token-file path: each is refused, with exit status 2 for review
+// (1 would say "not authenticated") and 1 for the others, and with words
+// that name the flag or say what to do, never the argument.
+func TestNoCommandEchoesArguments(t *testing.T) {
+	jwt := mint(t, appAudience)
+	const dashed = "-Zq9xK3opaqueTokenThatStartsWithADash"
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"review, the token as the argument", []string{"review", jwt}, exitFailed, "pass the token with --token-file, stdin or --token"},
+		{"review, stdin and the token", []string{"review", "-", jwt}, exitFailed, "pass the token with --token-file, stdin or --token"},
+		{"review, a token that starts with -", []string{"review", dashed}, exitFailed, "never as an argument"},
+		{"review, the token as --timeout", []string{"review", "--timeout", jwt}, exitFailed, "invalid value for --timeout: want a duration"},
+		{"review, the token as --output", []string{"review", "--token", "x", "-o", jwt}, exitFailed, "--output must be json or yaml"},
+		{"review, the token as --token-file", []string{"review", "--token-file", jwt}, exitFailed, "--token-file: cannot open it: "},
+		{"review, the token as an unknown flag", []string{"review", "--" + jwt}, exitFailed, "unknown flag"},
+		{"no command", []string{jwt}, 1, `unknown command; run "tokenfed --help"`},
+		{"no command, a token that starts with -", []string{dashed}, 1, "never as an argument"},
+		{"help", []string{"help", jwt}, 0, ""},
+		{"webhook-kubeconfig", []string{"webhook-kubeconfig", "--server", "https://t", jwt}, 1, "takes no arguments"},
+		{"webhook-kubeconfig, the token as --embed-certs", []string{"webhook-kubeconfig", "--embed-certs=" + jwt}, 1, "invalid value for --embed-certs: want a bool"},
+		{"config validate", []string{"config", "validate", jwt}, 1, "takes no arguments"},
+		{"serve", []string{"serve", jwt}, 1, "takes no arguments"},
+		{"serve, the token as --secure-port", []string{"serve", "--secure-port", jwt}, 1, "invalid value for --secure-port"},
+		{"version", []string{"version", jwt}, 1, "takes no arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runReview("", tc.args...)
+
+			if code != tc.wantCode || !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("got exit code %d and stderr %q, want %d and %q", code, stderr, tc.wantCode, tc.wantStderr)
+			}
+			checkNoToken(t, stdout+stderr, jwt)
+			if strings.Contains(stdout+stderr, dashed[1:9]) {
+				t.Fatalf("got output that quotes the token that starts with -:\n%s", stdout+stderr)
+			}
+		})
+	}
+}
