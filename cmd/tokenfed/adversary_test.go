@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,5 +82,36 @@ func TestNoCommandEchoesArguments(t *testing.T) {
 				t.Fatalf("got output that quotes the token that starts with -:\n%s", stdout+stderr)
 			}
 		})
+	}
+}
+
+// failingWriter is a standard output that cannot be written, as a full
+// disk or a closed pipe is.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestReviewUnprintedAnswerExitsTwo: exit status 1 means "not
+// authenticated", 2 "anything else". An answer that cannot be written
+// (stdout on a full disk, a closed pipe) is "anything else" whatever the
+// answer was: a script must not take an authenticated token for a
+// rejected one.
+func TestReviewUnprintedAnswerExitsTwo(t *testing.T) {
+	for _, st := range []authenticationv1.TokenReviewStatus{
+		{Authenticated: true, User: authenticationv1.UserInfo{Username: "hub:system:serviceaccount:devices:device-1"}},
+		{Error: "invalid token"},
+	} {
+		for _, output := range []string{"", "json", "yaml"} {
+			conn := fakeTokenfed(t, st)
+			root := newRootCommand()
+			root.SetArgs(append([]string{"review", "--token", "opaque-token-unprinted", "-o", output}, conn...))
+			root.SetOut(failingWriter{})
+			var errOut strings.Builder
+			root.SetErr(&errOut)
+
+			if code := run(root); code != exitFailed || !strings.Contains(errOut.String(), "no space left on device") {
+				t.Errorf("authenticated %v, -o %q: got exit code %d and %q, want %d and the write error", st.Authenticated, output, code, errOut.String(), exitFailed)
+			}
+		}
 	}
 }

@@ -78,7 +78,14 @@ Exit status: 0 authenticated, 1 not authenticated, 2 anything else
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, len(args) == 1)
+			err := o.run(cmd, len(args) == 1)
+			// Exit status 1 says "not authenticated": any error that did
+			// not choose its code is 2, "anything else".
+			var ee *exitError
+			if err != nil && !errors.As(err, &ee) {
+				err = &exitError{code: exitFailed, err: err}
+			}
+			return err
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -128,7 +135,12 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	var na *client.NotAuthenticatedError
 	switch {
 	case err == nil:
-		return o.print(cmd.OutOrStdout(), res.Status())
+		// Authenticated, but a script that cannot read the answer must
+		// not take it for "not authenticated" (1) either.
+		if err := o.print(cmd.OutOrStdout(), res.Status()); err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		return nil
 	case errors.As(err, &na):
 		if err := o.print(cmd.OutOrStdout(), authenticationv1.TokenReviewStatus{Error: na.Reason}); err != nil {
 			return &exitError{code: exitFailed, err: err}
