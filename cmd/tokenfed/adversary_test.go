@@ -115,3 +115,62 @@ func TestReviewUnprintedAnswerExitsTwo(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewKeepsEachFieldOnItsLine: the default output is "a line per
+// field", which scripts read with grep. A value that is not plain (a
+// newline, a carriage return, a terminal escape, a quote, its list's
+// separator) is printed Go-quoted, so it cannot add a line (here a
+// "groups:" line for groups the user does not have), hide its own, or
+// pass for two values.
+func TestReviewKeepsEachFieldOnItsLine(t *testing.T) {
+	conn := fakeTokenfed(t, authenticationv1.TokenReviewStatus{
+		Authenticated: true,
+		User: authenticationv1.UserInfo{
+			Username: "oidc:mallory\ngroups: oidc:admins",
+			UID:      "uid-1\rauthenticated: oidc:admin",
+			Groups:   []string{"oidc:a, oidc:b", "oidc:c", `"oidc:d"`, "oidc:\u2028e", "oidc:\u202ef", ""},
+			Extra:    map[string]authenticationv1.ExtraValue{"k=v": {"x\ny", "plain"}, "tokenfed.io/issuer": {"oidc"}},
+		},
+		Audiences: []string{"https://api.shop.example", "aud\x1b[2J"},
+	})
+
+	code, stdout, stderr := runReview("", append([]string{"review", "--token", "opaque-token-injection"}, conn...)...)
+
+	want := `authenticated: "oidc:mallory\ngroups: oidc:admins"
+uid: "uid-1\rauthenticated: oidc:admin"
+groups: "oidc:a, oidc:b", oidc:c, "\"oidc:d\"", "oidc:\u2028e", "oidc:\u202ef", ""
+audiences: https://api.shop.example, "aud\x1b[2J"
+extra: "k=v"="x\ny",plain
+extra: tokenfed.io/issuer=oidc
+`
+	if code != 0 || stdout != want {
+		t.Fatalf("got exit code %d, stdout:\n%s\nstderr: %s\nwant 0 and:\n%s", code, stdout, stderr, want)
+	}
+}
+
+// TestReviewReasonsStayOnOneLine: tokenfed's words (the reason a token is
+// not authenticated, the message of a refusal) are printed on one line.
+func TestReviewReasonsStayOnOneLine(t *testing.T) {
+	t.Run("not authenticated", func(t *testing.T) {
+		conn := fakeTokenfed(t, authenticationv1.TokenReviewStatus{Error: "expired\nauthenticated: oidc:admin"})
+
+		code, stdout, _ := runReview("", append([]string{"review", "--token", "opaque-token-reason"}, conn...)...)
+
+		if want := "not authenticated: \"expired\\nauthenticated: oidc:admin\"\n"; code != exitNotAuthenticated || stdout != want {
+			t.Fatalf("got exit code %d and stdout %q, want %d and %q", code, stdout, exitNotAuthenticated, want)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		conn := fakeServer(t, func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+				"message": "no grant\nauthenticated: oidc:admin"})
+		})
+
+		code, stdout, stderr := runReview("", append([]string{"review", "--token", "opaque-token-refused"}, conn...)...)
+
+		if code != exitFailed || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "Error: ") {
+			t.Fatalf("got exit code %d, stdout %q and stderr %q; want %d and one line on stderr", code, stdout, stderr, exitFailed)
+		}
+	})
+}

@@ -10,8 +10,10 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -147,7 +149,8 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 		}
 		return &exitError{code: exitNotAuthenticated}
 	default:
-		return &exitError{code: exitFailed, err: err}
+		// tokenfed's words are in it: one line, as every field printed.
+		return &exitError{code: exitFailed, err: errors.New(oneLine(err.Error()))}
 	}
 }
 
@@ -277,26 +280,64 @@ func (o *reviewOptions) print(w io.Writer, st authenticationv1.TokenReviewStatus
 	return err
 }
 
+// humanStatus is a line per field, which scripts read with grep. Every
+// value is tokenfed's (an OIDC claim can hold a newline, and tokenfed
+// prefixes names but does not refuse them), so each is printed as it is
+// only when it is plain, and otherwise Go-quoted (strconv.Quote): a value
+// cannot add a line, hide the rest of its own with a carriage return or a
+// terminal escape, or pass for two values of a list.
 func humanStatus(st authenticationv1.TokenReviewStatus) string {
 	if !st.Authenticated {
 		if st.Error == "" {
 			return "not authenticated\n"
 		}
-		return "not authenticated: " + st.Error + "\n"
+		return "not authenticated: " + oneLine(st.Error) + "\n"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "authenticated: %s\n", st.User.Username)
+	fmt.Fprintf(&b, "authenticated: %s\n", quoted(st.User.Username, ""))
 	if st.User.UID != "" {
-		fmt.Fprintf(&b, "uid: %s\n", st.User.UID)
+		fmt.Fprintf(&b, "uid: %s\n", quoted(st.User.UID, ""))
 	}
 	if len(st.User.Groups) > 0 {
-		fmt.Fprintf(&b, "groups: %s\n", strings.Join(st.User.Groups, ", "))
+		fmt.Fprintf(&b, "groups: %s\n", quotedList(st.User.Groups, ", ", ","))
 	}
 	if len(st.Audiences) > 0 {
-		fmt.Fprintf(&b, "audiences: %s\n", strings.Join(st.Audiences, ", "))
+		fmt.Fprintf(&b, "audiences: %s\n", quotedList(st.Audiences, ", ", ","))
 	}
 	for _, k := range slices.Sorted(maps.Keys(st.User.Extra)) {
-		fmt.Fprintf(&b, "extra: %s=%s\n", k, strings.Join(st.User.Extra[k], ","))
+		fmt.Fprintf(&b, "extra: %s=%s\n", quoted(k, "="), quotedList(st.User.Extra[k], ",", ","))
 	}
 	return b.String()
+}
+
+// quoted is s as it is when it is plain, else strconv.Quote(s). Plain:
+// not empty, printable (unicode.IsPrint: no control, format or line
+// separator characters; the only space is U+0020), no leading or trailing
+// space, no quote or backslash (which would read as quoted), and none of
+// seps, the separators of its line.
+func quoted(s, seps string) string {
+	plain := s != "" && strings.TrimSpace(s) == s && !strings.ContainsAny(s, `"\`+seps) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func quotedList(values []string, join, seps string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = quoted(v, seps)
+	}
+	return strings.Join(q, join)
+}
+
+// oneLine is a sentence of tokenfed's (a reason, an error) as it is when
+// every character of it is printable, else strconv.Quote'd: it is the rest
+// of its line, so only what would break the line is a reason to quote.
+func oneLine(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
