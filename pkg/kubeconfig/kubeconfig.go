@@ -24,10 +24,10 @@
 package kubeconfig
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -124,27 +124,37 @@ func Generate(o Options) ([]byte, error) {
 
 // webhookURL checks tokenfed's URL and gives it AuthenticatePath when it
 // has no path of its own.
+//
+// Its errors never repeat the URL, nor any part of it: user information
+// holds a password, a query may hold a token, and a URL that does not
+// parse may not split where its grammar says (in
+// "https://admin:pass/word@host" the host is "admin" and the "port"
+// ":pass", which url.Parse's own error quotes).
 func webhookURL(server string) (string, error) {
 	if server == "" {
 		return "", fmt.Errorf("--%s is required", flagServer)
 	}
+	// User information first, before parsing: no other check may be the
+	// one that fails on a URL that holds a password. Any "@" counts: with
+	// a "/", "?" or "#" in the password, url.Parse puts the user
+	// information in the path, query or fragment instead, and tokenfed's
+	// paths have no "@".
+	if strings.Contains(server, "@") {
+		return "", fmt.Errorf("--%s: want no user information (no \"@\") in the URL; use --%s or --%s", flagServer, flagClientCertificate, flagCallerTokenFile)
+	}
 	u, err := url.Parse(server)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return "", fmt.Errorf("--%s is not a URL: %w", flagServer, err)
+		return "", fmt.Errorf("--%s is not a URL (it is not repeated here, as it may hold a secret)", flagServer)
 	}
 	switch {
-	case u.Scheme != "https":
-		return "", fmt.Errorf("--%s %q: want an https:// URL: the member sends tokens to it", flagServer, server)
-	case u.Host == "":
-		return "", fmt.Errorf("--%s %q: want a host", flagServer, server)
 	case u.User != nil:
 		return "", fmt.Errorf("--%s: want no user information in the URL; use --%s or --%s", flagServer, flagClientCertificate, flagCallerTokenFile)
-	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("--%s %q: want no query or fragment", flagServer, u.Redacted())
+	case u.Scheme != "https":
+		return "", fmt.Errorf("--%s: want an https:// URL: the member sends tokens to it", flagServer)
+	case u.Host == "":
+		return "", fmt.Errorf("--%s: want a host", flagServer)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("--%s: want no query or fragment", flagServer)
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = AuthenticatePath
