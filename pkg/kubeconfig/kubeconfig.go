@@ -20,7 +20,9 @@
 // kube-apiserver, but the files must exist at the same paths where
 // kube-apiserver runs. Embedded (EmbedCerts), the file is self-contained
 // and can be copied anywhere, and a rotation means writing it again and
-// restarting kube-apiserver.
+// restarting kube-apiserver. Embedded certificates are re-encoded from
+// their parsed form and the key is its PEM block alone, so nothing else a
+// file holds is copied; see readCertificates for what a file may hold.
 package kubeconfig
 
 import (
@@ -70,7 +72,9 @@ type Options struct {
 	CallerTokenFile string
 	// EmbedCerts puts the contents of CertificateAuthority,
 	// ClientCertificate and ClientKey in the kubeconfig instead of their
-	// paths.
+	// paths: the certificates re-encoded from their parsed form, and the
+	// private key block alone. With it, the certificate files must hold
+	// nothing but PEM CERTIFICATE blocks, blank lines and "#" comments.
 	EmbedCerts bool
 	// Name names the cluster, the user and the context. Default
 	// DefaultName.
@@ -177,7 +181,7 @@ func (o Options) cluster(server string) (*clientcmdapi.Cluster, error) {
 	if o.CertificateAuthority == "" {
 		return c, nil
 	}
-	data, err := readCertificates(flagCertificateAuthority, o.CertificateAuthority)
+	data, err := readCertificates(flagCertificateAuthority, o.CertificateAuthority, o.EmbedCerts)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +206,7 @@ func (o Options) user() (*clientcmdapi.AuthInfo, error) {
 	if o.ClientCertificate == "" {
 		return u, nil
 	}
-	cert, key, err := readKeyPair(o.ClientCertificate, o.ClientKey)
+	cert, key, err := readKeyPair(o.ClientCertificate, o.ClientKey, o.EmbedCerts)
 	if err != nil {
 		return nil, err
 	}
