@@ -225,8 +225,8 @@ func readLimited(r io.Reader, name string, clean func(error) error) (string, err
 }
 
 // isTerminal: a character device, as a terminal is. Anything that is not
-// an *os.File (a test's reader) is not a terminal.
-func isTerminal(r io.Reader) bool {
+// an *os.File (a test's reader or writer) is not a terminal.
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
