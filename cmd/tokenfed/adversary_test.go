@@ -60,6 +60,8 @@ func TestNoCommandEchoesArguments(t *testing.T) {
 		{"review, the token as --timeout", []string{"review", "--timeout", jwt}, exitFailed, "invalid value for --timeout: want a duration"},
 		{"review, the token as --output", []string{"review", "--token", "x", "-o", jwt}, exitFailed, "--output must be json or yaml"},
 		{"review, the token as --token-file", []string{"review", "--token-file", jwt}, exitFailed, "--token-file: cannot open it: "},
+		{"review, the token as --caller-token-file", []string{"review", "--token", "x", "--server", "https://127.0.0.1:1", "--caller-token-file", jwt}, exitFailed, "--caller-token-file: cannot open it: "},
+		{"webhook-kubeconfig, the token as --caller-token-file", []string{"webhook-kubeconfig", "--server", "https://t", "--caller-token-file", jwt}, 1, "--caller-token-file: cannot read it: "},
 		{"review, the token as an unknown flag", []string{"review", "--" + jwt}, exitFailed, "unknown flag"},
 		{"no command", []string{jwt}, 1, `unknown command; run "tokenfed --help"`},
 		{"no command, a token that starts with -", []string{dashed}, 1, "never as an argument"},

@@ -125,6 +125,15 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
+	// client.New's error would name the file, and a token typed where
+	// its file belongs must not be printed as the file that is missing.
+	if cmd.Flags().Changed("caller-token-file") {
+		f, err := os.Open(o.callerTokenFile)
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("--caller-token-file: cannot open it: %w", withoutPath(err))}
+		}
+		_ = f.Close()
+	}
 	c, err := client.New(o.clientConfig(cmd.Flags()))
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}

@@ -47,6 +47,19 @@ func TestServerErrorsNeverRepeatTheURL(t *testing.T) {
 	}
 }
 
+// TestTokenFileErrorNeverRepeatsThePath: a token typed where its file
+// belongs is not printed as the file that does not exist.
+func TestTokenFileErrorNeverRepeatsThePath(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtZW1iZXIifQ.c2lnbmF0dXJl"
+	t.Chdir(t.TempDir())
+
+	_, err := Build(Options{Server: "https://127.0.0.1:8443", CallerTokenFile: token})
+
+	if err == nil || !strings.Contains(err.Error(), "--caller-token-file: cannot read it: ") || strings.Contains(err.Error(), "c2lnbmF0dXJl") {
+		t.Fatalf("got %v, want an error that names the flag, not the path", err)
+	}
+}
+
 // TestEmbedCertsCopiesOnlyParsedCertificates: pem.Decode skips whatever
 // is not a well-formed PEM block, so a key block indented by two spaces
 // (pasted from YAML), or one whose base64 is damaged, would pass a check

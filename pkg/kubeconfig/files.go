@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -153,11 +155,18 @@ func privateKeyBlock(data []byte) *pem.Block {
 }
 
 // checkTokenFile checks that the token file can be read and is not empty.
-// What the token is, only tokenfed can tell.
+// What the token is, only tokenfed can tell. An error reading it does not
+// repeat the path: a token typed where its file belongs
+// (--caller-token-file $TOKEN) must not be printed as the file that does
+// not exist.
 func checkTokenFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--%s: %w", flagCallerTokenFile, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("--%s: cannot read it: %w", flagCallerTokenFile, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("--%s %q is empty", flagCallerTokenFile, path)
