@@ -96,6 +96,7 @@ type ClientLimit struct {
 	// Key names the client of a request. Default ClientIP. Behind a
 	// reverse proxy every request comes from the proxy's address: use a
 	// field the proxy sets itself (never one the client can send).
+	// Requests of one key, "" included, share one client's limit.
 	Key func(*http.Request) string
 }
 
