@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -10,10 +13,29 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// serveChildEnv marks the process TestServeEnablesContextualLogging runs
+// itself in.
+const serveChildEnv = "TOKENFED_TEST_SERVE_LOGGING_CHILD"
+
 // TestServeEnablesContextualLogging: whatever the state before, once the
 // serve flags are applied a logger in the context is the one klog (and so
 // client-go) uses; the upstream client's silence depends on it.
+//
+// Applying them sets klog's global logger (klog.SetLoggerWithOptions),
+// which is not safe while other goroutines log: client-go's certificate
+// rotation of the review tests logs when it stops, at a time of its own,
+// and the race detector catches it. So the test runs in a process of its
+// own, this test binary again.
 func TestServeEnablesContextualLogging(t *testing.T) {
+	if os.Getenv(serveChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeEnablesContextualLogging$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), serveChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestServeEnablesContextualLogging") {
+			t.Fatalf("in a process of its own: %v\n%s", err, out)
+		}
+		return
+	}
 	klog.EnableContextualLogging(false)
 	defer klog.EnableContextualLogging(true)
 	o := &serveOptions{logging: logsapi.NewLoggingConfiguration()}
