@@ -20,7 +20,7 @@ func newConfigValidateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate --config FILE",
 		Short: "Validate a configuration file and print every error with its field path",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := loadValidConfig(path); err != nil {
 				return err
@@ -38,7 +38,7 @@ func newConfigDefaultsCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "defaults",
 		Short: "Print a configuration with every default filled in",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, err := yaml.Marshal(v1alpha1.Defaulted())
 			if err != nil {

@@ -58,7 +58,15 @@ func newRootCommand() *cobra.Command {
 		Short:         "A TokenReview webhook that federates Kubernetes authentication",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Args and a RunE of its own, so that cobra's "unknown command
+		// %q" (which would print a token given without a command) is
+		// never reached: see args.go.
+		Args:                       rootArgs,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SuggestionsMinimumDistance: 2,
 	}
+	// Inherited by every command that sets none of its own.
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newServeCommand(),
 		newConfigCommand(),

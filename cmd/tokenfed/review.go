@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -70,21 +73,33 @@ Exit status: 0 authenticated, 1 not authenticated, 2 anything else
   tokenfed review --server https://127.0.0.1:8443 --certificate-authority certs/ca.crt \
     --client-certificate certs/client.crt --client-key certs/client.key --token-file token -o yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
+			// Never the arguments: the likeliest one is the token itself.
 			if len(args) > 1 || len(args) == 1 && args[0] != "-" {
-				return &exitError{code: exitFailed, err: fmt.Errorf("the only argument is \"-\" (the token on stdin), got %q", args)}
+				return &exitError{code: exitFailed, err: errTokenArgument}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, len(args) == 1)
+			err := o.run(cmd, len(args) == 1)
+			// Exit status 1 says "not authenticated": any error that did
+			// not choose its code is 2, "anything else".
+			var ee *exitError
+			if err != nil && !errors.As(err, &ee) {
+				err = &exitError{code: exitFailed, err: err}
+			}
+			return err
 		},
 	}
 	o.addFlags(cmd.Flags())
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitError{code: exitFailed, err: err}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitFailed, err: flagError(c, err)}
 	})
 	return cmd
 }
+
+// errTokenArgument: the token given as an argument, or something else
+// that is not "-".
+var errTokenArgument = errors.New(`tokenfed review takes no arguments but "-" (stdin); pass the token with --token-file, stdin or --token, and revoke it if it was typed on a command line others can see`)
 
 func (o *reviewOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.token, "token", "", "the token to review. It shows in ps and in shell history: prefer --token-file or stdin")
@@ -103,11 +118,21 @@ func (o *reviewOptions) addFlags(fs *pflag.FlagSet) {
 
 func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	if o.output != "" && o.output != "json" && o.output != "yaml" {
-		return &exitError{code: exitFailed, err: fmt.Errorf("--output must be json or yaml, got %q", o.output)}
+		// Not repeated: it is a value typed where a token may have gone.
+		return &exitError{code: exitFailed, err: errors.New("--output must be json or yaml")}
 	}
 	token, err := o.readToken(cmd.Flags(), cmd.InOrStdin(), stdinArg)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
+	}
+	// client.New's error would name the file, and a token typed where
+	// its file belongs must not be printed as the file that is missing.
+	if cmd.Flags().Changed("caller-token-file") {
+		f, err := os.Open(o.callerTokenFile)
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("--caller-token-file: cannot open it: %w", withoutPath(err))}
+		}
+		_ = f.Close()
 	}
 	c, err := client.New(o.clientConfig(cmd.Flags()))
 	if err != nil {
@@ -121,14 +146,20 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	var na *client.NotAuthenticatedError
 	switch {
 	case err == nil:
-		return o.print(cmd.OutOrStdout(), res.Status())
+		// Authenticated, but a script that cannot read the answer must
+		// not take it for "not authenticated" (1) either.
+		if err := o.print(cmd.OutOrStdout(), res.Status()); err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		return nil
 	case errors.As(err, &na):
 		if err := o.print(cmd.OutOrStdout(), authenticationv1.TokenReviewStatus{Error: na.Reason}); err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
 		return &exitError{code: exitNotAuthenticated}
 	default:
-		return &exitError{code: exitFailed, err: err}
+		// tokenfed's words are in it: one line, as every field printed.
+		return &exitError{code: exitFailed, err: errors.New(oneLine(err.Error()))}
 	}
 }
 
@@ -152,7 +183,7 @@ func (o *reviewOptions) readToken(fs *pflag.FlagSet, stdin io.Reader, stdinArg b
 	case fs.Changed("token-file"):
 		token, err = readTokenFrom(o.tokenFile)
 	case stdinArg || !isTerminal(stdin):
-		token, err = readLimited(stdin, "stdin")
+		token, err = readLimited(stdin, "stdin", nil)
 	default:
 		return "", errors.New("no token: pipe it on stdin, or give --token-file")
 	}
@@ -166,18 +197,34 @@ func (o *reviewOptions) readToken(fs *pflag.FlagSet, stdin io.Reader, stdinArg b
 	return token, nil
 }
 
+// readTokenFrom reads the --token-file. Its errors name the flag, not the
+// path: a token given where its file belongs (--token-file $TOKEN) must not
+// be printed as the file that does not exist.
 func readTokenFrom(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("--token-file: cannot open it: %w", withoutPath(err))
 	}
 	defer f.Close()
-	return readLimited(f, path)
+	return readLimited(f, "--token-file", withoutPath)
 }
 
-func readLimited(r io.Reader, name string) (string, error) {
+// withoutPath is err without the path an *fs.PathError quotes: its
+// operation's error alone (no such file or directory, permission denied).
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func readLimited(r io.Reader, name string, clean func(error) error) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxTokenBytes+1))
 	if err != nil {
+		if clean != nil {
+			err = clean(err)
+		}
 		return "", fmt.Errorf("reading the token from %s: %w", name, err)
 	}
 	if len(data) > maxTokenBytes {
@@ -187,8 +234,8 @@ func readLimited(r io.Reader, name string) (string, error) {
 }
 
 // isTerminal: a character device, as a terminal is. Anything that is not
-// an *os.File (a test's reader) is not a terminal.
-func isTerminal(r io.Reader) bool {
+// an *os.File (a test's reader or writer) is not a terminal.
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
@@ -242,26 +289,64 @@ func (o *reviewOptions) print(w io.Writer, st authenticationv1.TokenReviewStatus
 	return err
 }
 
+// humanStatus is a line per field, which scripts read with grep. Every
+// value is tokenfed's (an OIDC claim can hold a newline, and tokenfed
+// prefixes names but does not refuse them), so each is printed as it is
+// only when it is plain, and otherwise Go-quoted (strconv.Quote): a value
+// cannot add a line, hide the rest of its own with a carriage return or a
+// terminal escape, or pass for two values of a list.
 func humanStatus(st authenticationv1.TokenReviewStatus) string {
 	if !st.Authenticated {
 		if st.Error == "" {
 			return "not authenticated\n"
 		}
-		return "not authenticated: " + st.Error + "\n"
+		return "not authenticated: " + oneLine(st.Error) + "\n"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "authenticated: %s\n", st.User.Username)
+	fmt.Fprintf(&b, "authenticated: %s\n", quoted(st.User.Username, ""))
 	if st.User.UID != "" {
-		fmt.Fprintf(&b, "uid: %s\n", st.User.UID)
+		fmt.Fprintf(&b, "uid: %s\n", quoted(st.User.UID, ""))
 	}
 	if len(st.User.Groups) > 0 {
-		fmt.Fprintf(&b, "groups: %s\n", strings.Join(st.User.Groups, ", "))
+		fmt.Fprintf(&b, "groups: %s\n", quotedList(st.User.Groups, ", ", ","))
 	}
 	if len(st.Audiences) > 0 {
-		fmt.Fprintf(&b, "audiences: %s\n", strings.Join(st.Audiences, ", "))
+		fmt.Fprintf(&b, "audiences: %s\n", quotedList(st.Audiences, ", ", ","))
 	}
 	for _, k := range slices.Sorted(maps.Keys(st.User.Extra)) {
-		fmt.Fprintf(&b, "extra: %s=%s\n", k, strings.Join(st.User.Extra[k], ","))
+		fmt.Fprintf(&b, "extra: %s=%s\n", quoted(k, "="), quotedList(st.User.Extra[k], ",", ","))
 	}
 	return b.String()
+}
+
+// quoted is s as it is when it is plain, else strconv.Quote(s). Plain:
+// not empty, printable (unicode.IsPrint: no control, format or line
+// separator characters; the only space is U+0020), no leading or trailing
+// space, no quote or backslash (which would read as quoted), and none of
+// seps, the separators of its line.
+func quoted(s, seps string) string {
+	plain := s != "" && strings.TrimSpace(s) == s && !strings.ContainsAny(s, `"\`+seps) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func quotedList(values []string, join, seps string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = quoted(v, seps)
+	}
+	return strings.Join(q, join)
+}
+
+// oneLine is a sentence of tokenfed's (a reason, an error) as it is when
+// every character of it is printable, else strconv.Quote'd: it is the rest
+// of its line, so only what would break the line is a reason to quote.
+func oneLine(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }

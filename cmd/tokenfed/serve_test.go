@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -12,20 +13,26 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// serveChildEnv marks the process TestServeEnablesContextualLogging runs
+// itself in.
+const serveChildEnv = "TOKENFED_TEST_SERVE_LOGGING_CHILD"
+
 // TestServeEnablesContextualLogging: whatever the state before, once the
 // serve flags are applied a logger in the context is the one klog (and so
 // client-go) uses; the upstream client's silence depends on it.
 //
-// It runs in a child process: applying the flags replaces klog's global
-// logger, which client-go goroutines left running by the review tests
-// (certificate reloading) read, a data race in the test binary only;
-// tokenfed serve applies them before anything starts.
+// Applying them sets klog's global logger (klog.SetLoggerWithOptions),
+// which is not safe while other goroutines log: client-go's certificate
+// rotation of the review tests logs when it stops, at a time of its own,
+// and the race detector catches it. So the test runs in a process of its
+// own, this test binary again.
 func TestServeEnablesContextualLogging(t *testing.T) {
-	if os.Getenv(serveLoggingChild) != "1" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestServeEnablesContextualLogging$", "-test.count=1")
-		cmd.Env = append(os.Environ(), serveLoggingChild+"=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("the test in its own process: %v\n%s", err, out)
+	if os.Getenv(serveChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeEnablesContextualLogging$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), serveChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestServeEnablesContextualLogging") {
+			t.Fatalf("in a process of its own: %v\n%s", err, out)
 		}
 		return
 	}
@@ -47,7 +54,3 @@ func TestServeEnablesContextualLogging(t *testing.T) {
 		t.Fatalf("got klog.FromContext with sink %T, want the context's discarding logger", sink)
 	}
 }
-
-// serveLoggingChild marks the child process of
-// TestServeEnablesContextualLogging.
-const serveLoggingChild = "TOKENFED_TEST_SERVE_LOGGING_CHILD"

@@ -15,7 +15,7 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "tokenfed %s (%s, %s/%s, k8s.io/apiserver %s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, moduleVersion("k8s.io/apiserver"))
 		},

@@ -20,14 +20,16 @@
 // kube-apiserver, but the files must exist at the same paths where
 // kube-apiserver runs. Embedded (EmbedCerts), the file is self-contained
 // and can be copied anywhere, and a rotation means writing it again and
-// restarting kube-apiserver.
+// restarting kube-apiserver. Embedded certificates are re-encoded from
+// their parsed form and the key is its PEM block alone, so nothing else a
+// file holds is copied; see readCertificates for what a file may hold.
 package kubeconfig
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -70,7 +72,9 @@ type Options struct {
 	CallerTokenFile string
 	// EmbedCerts puts the contents of CertificateAuthority,
 	// ClientCertificate and ClientKey in the kubeconfig instead of their
-	// paths.
+	// paths: the certificates re-encoded from their parsed form, and the
+	// private key block alone. With it, the certificate files must hold
+	// nothing but PEM CERTIFICATE blocks, blank lines and "#" comments.
 	EmbedCerts bool
 	// Name names the cluster, the user and the context. Default
 	// DefaultName.
@@ -124,27 +128,37 @@ func Generate(o Options) ([]byte, error) {
 
 // webhookURL checks tokenfed's URL and gives it AuthenticatePath when it
 // has no path of its own.
+//
+// Its errors never repeat the URL, nor any part of it: user information
+// holds a password, a query may hold a token, and a URL that does not
+// parse may not split where its grammar says (in
+// "https://admin:pass/word@host" the host is "admin" and the "port"
+// ":pass", which url.Parse's own error quotes).
 func webhookURL(server string) (string, error) {
 	if server == "" {
 		return "", fmt.Errorf("--%s is required", flagServer)
 	}
+	// User information first, before parsing: no other check may be the
+	// one that fails on a URL that holds a password. Any "@" counts: with
+	// a "/", "?" or "#" in the password, url.Parse puts the user
+	// information in the path, query or fragment instead, and tokenfed's
+	// paths have no "@".
+	if strings.Contains(server, "@") {
+		return "", fmt.Errorf("--%s: want no user information (no \"@\") in the URL; use --%s or --%s", flagServer, flagClientCertificate, flagCallerTokenFile)
+	}
 	u, err := url.Parse(server)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return "", fmt.Errorf("--%s is not a URL: %w", flagServer, err)
+		return "", fmt.Errorf("--%s is not a URL (it is not repeated here, as it may hold a secret)", flagServer)
 	}
 	switch {
-	case u.Scheme != "https":
-		return "", fmt.Errorf("--%s %q: want an https:// URL: the member sends tokens to it", flagServer, server)
-	case u.Host == "":
-		return "", fmt.Errorf("--%s %q: want a host", flagServer, server)
 	case u.User != nil:
 		return "", fmt.Errorf("--%s: want no user information in the URL; use --%s or --%s", flagServer, flagClientCertificate, flagCallerTokenFile)
-	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("--%s %q: want no query or fragment", flagServer, u.Redacted())
+	case u.Scheme != "https":
+		return "", fmt.Errorf("--%s: want an https:// URL: the member sends tokens to it", flagServer)
+	case u.Host == "":
+		return "", fmt.Errorf("--%s: want a host", flagServer)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("--%s: want no query or fragment", flagServer)
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = AuthenticatePath
@@ -167,7 +181,7 @@ func (o Options) cluster(server string) (*clientcmdapi.Cluster, error) {
 	if o.CertificateAuthority == "" {
 		return c, nil
 	}
-	data, err := readCertificates(flagCertificateAuthority, o.CertificateAuthority)
+	data, err := readCertificates(flagCertificateAuthority, o.CertificateAuthority, o.EmbedCerts)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +206,7 @@ func (o Options) user() (*clientcmdapi.AuthInfo, error) {
 	if o.ClientCertificate == "" {
 		return u, nil
 	}
-	cert, key, err := readKeyPair(o.ClientCertificate, o.ClientKey)
+	cert, key, err := readKeyPair(o.ClientCertificate, o.ClientKey, o.EmbedCerts)
 	if err != nil {
 		return nil, err
 	}

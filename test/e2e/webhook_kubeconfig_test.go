@@ -23,7 +23,8 @@ import (
 // with each kubeconfig the real binary wrote:
 //   - by path, from paths given relative to the certificates' directory
 //     and written to another one, so that only absolute paths can work;
-//   - embedded, from standard output;
+//   - embedded, from standard output (with the warning that a key is
+//     printed);
 //   - with a caller certificate of tokenfed's CA that no policy names, and
 //     with no caller certificate at all: tokenfed refuses the member, and
 //     so the member refuses the hub token.
@@ -127,11 +128,21 @@ func (e *cliEnv) write(t *testing.T, name string, args ...string) string {
 }
 
 // print has the CLI print a kubeconfig, and copies its standard output,
-// byte for byte, to name in outDir.
+// byte for byte, to name in outDir. With an embedded key, standard output
+// (a pipe) comes with the CLI's one warning that it is not a 0600 file;
+// otherwise, as cli, with nothing on standard error.
 func (e *cliEnv) print(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	out, stderr := e.run(t, args...)
+	want := ""
+	if slices.Contains(args, "--embed-certs") && slices.Contains(args, "--client-key") {
+		want = "Warning: the kubeconfig holds the private key of --client-key; a file a shell redirect creates gets the umask's mode (often 0644), not 0600: prefer -o FILE\n"
+	}
+	if stderr != want {
+		t.Fatalf("tokenfed webhook-kubeconfig %s: got stderr %q, want %q", strings.Join(args, " "), stderr, want)
+	}
 	path := filepath.Join(e.outDir, name)
-	if err := os.WriteFile(path, e.cli(t, args...), 0o600); err != nil {
+	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return e.remember(t, path)

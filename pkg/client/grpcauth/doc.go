@@ -33,8 +33,10 @@
 //	no authorization metadata, or another scheme   Unauthenticated  "bearer token required"
 //	malformed (two values, two tokens, charset)    Unauthenticated  "malformed authorization: ..."
 //	token rejected, or not for Audiences           Unauthenticated  "the token is invalid, ..."
-//	authenticator error (tokenfed unavailable)     Unavailable
-//	authenticator accepted with no user (a bug)    Internal
+//	authenticator error (tokenfed unavailable,     Unavailable       pushback: the error's RetryAfter
+//	  or refusing this app)
+//	client over its ClientLimit (if set)           ResourceExhausted pushback: the client's wait
+//	accepted, but not an identity (a bug)          Internal
 //
 // gRPC has no 400/401 split and no challenge, so every problem with the
 // credentials is Unauthenticated and the message says which; HTTP's
@@ -42,7 +44,17 @@
 // message, not its credentials. An authenticator error means the token
 // was not judged: Unavailable, which clients may retry, never
 // Unauthenticated. Messages are fixed words: never the token or the
-// authenticator's error, which is logged, scrubbed of the token.
+// authenticator's error. The error's text is not logged either, only its
+// Go types and numbers, as httpauth's package documentation explains; an
+// accepted token whose answer is not an identity (no user, no name, the
+// anonymous user, or text that quotes the token) is Internal.
+//
+// When a wait is known (the authenticator's error carries a RetryAfter,
+// as pkg/client's CallerRefusedError does for tokenfed's 429, or the
+// client is over its ClientLimit), it is sent in the
+// grpc-retry-pushback-ms trailer, which gRPC clients with a retry policy
+// honour (gRFC A6). ClientLimit is httpauth.ClientLimit for gRPC, keyed
+// by default by the peer's IP address (PeerIP); its limits are the same.
 //
 // Send credentials only over a secure transport: gRPC's own per-RPC
 // credentials (oauth.TokenSource) refuse to send over an insecure one.

@@ -49,8 +49,10 @@
 //	two tokens, or a character outside b64token   400     invalid_request
 //	Authorization field and access_token query    400     invalid_request (two methods)
 //	token rejected, or not for Audiences          401     invalid_token
-//	authenticator error (tokenfed unavailable)    503     none; Retry-After
-//	authenticator accepted with no user (a bug)   500     none
+//	authenticator error (tokenfed unavailable,    503     none; Retry-After
+//	  or refusing this app)
+//	client over its ClientLimit (if set)          429     none; Retry-After
+//	accepted, but not an identity (a bug)         500     none
 //
 // A request with no credentials, or with credentials of a scheme this
 // middleware does not speak, is one whose client "attempted using an
@@ -65,12 +67,56 @@
 //
 // When the authenticator returns an error the token was not judged, so the
 // answer is 503 with Retry-After, never 401: a client that discards its
-// token on 401 would discard a good one. The error is logged (scrubbed of
-// the token) and not shown to the client.
+// token on 401 would discard a good one. The Retry-After is the error's
+// own when it carries one (a RetryAfter time.Duration field anywhere in
+// its chain, as pkg/client's CallerRefusedError has for tokenfed's 429),
+// else Options.RetryAfter. The error is not shown to the client, and its
+// text is not logged either: a library under the authenticator may quote
+// the token in it, whole, in part or escaped, which no scrubber can
+// recognise for every token. The log has its Go types, a fixed word for a
+// timeout or a system call error, and its Code and RetryAfter fields.
+//
+// An answer that accepts the token must name a user: no answer, no user
+// (or a nil one), a user whose name is empty or blank, the anonymous user
+// (system:anonymous, or a member of system:unauthenticated), or an answer
+// any of whose text (name, UID, groups, extra, audiences) quotes the
+// token, is a bug in the authenticator, never a success: 500, and the
+// handler does not run.
 //
 // Descriptions are this package's own fixed words: they never contain the
 // token or the authenticator's error, and keep to the characters §3
 // allows in error_description.
+//
+// # Clients that make tokens up
+//
+// Every token the middleware cannot refuse by its form is a review at
+// tokenfed, charged to this application's own rate there (its caller
+// rate). A client that sends made-up tokens, each one different so that
+// no cache helps, spends that rate; once it is spent tokenfed answers the
+// application 429, and every request, of every real user, is answered 503
+// (with tokenfed's Retry-After) until it refills.
+//
+// Options.ClientLimit bounds what one client can spend: it counts, per
+// client (by default its IP address, an IPv6 one by /64), the tokens that
+// were checked and not accepted, and once a client has used its Burst it
+// is answered 429 without its token being checked, until it has earned a
+// failure back at Rate. Clients whose tokens are accepted are never
+// counted. What it cannot do:
+//   - bound the number of clients: an attacker with many addresses (a
+//     botnet, IPv6 addresses from many /64s) or many attackers at once
+//     still spend the rate. Size the application's rate at tokenfed for
+//     its real traffic plus Rate times the clients expected, and put a
+//     per-address or global limit in front (a reverse proxy, or
+//     golang.org/x/time/rate around Wrap) where that is not enough;
+//   - tell clients apart behind a proxy or a NAT, which share one key:
+//     one of them spending the Burst makes the others wait too. Behind a
+//     reverse proxy, set ClientLimit.Key to the client address the proxy
+//     itself puts in a header, never a header the client can send;
+//   - stop requests already in flight when a client runs out: they are
+//     charged when they end, as debt the client then waits out.
+//
+// tokenfed's own client (pkg/client) keeps the rest cheap: with its cache
+// on, a token it has already answered is not asked about again.
 //
 // # Why not k8s.io/apiserver's bearertoken
 //

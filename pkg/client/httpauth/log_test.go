@@ -12,11 +12,11 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/client/httpauth"
 	"github.com/tokenfed/tokenfed/pkg/client/internal/authtest"
-	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 
-// TestLogs: Options.Logger gets one line per request at V(2), and the
-// authenticator's error with the token it quotes withheld.
+// TestLogs: Options.Logger gets one line per request at V(2), and for the
+// authenticator's error its types, never its text (which quotes the
+// token).
 func TestLogs(t *testing.T) {
 	var mu sync.Mutex
 	var lines []string
@@ -43,7 +43,8 @@ func TestLogs(t *testing.T) {
 		{"Bearer " + authtest.Deaf, []string{`"reason"="token valid for other audiences"`, `"audiences"=["` + authtest.OtherAudience + `"]`}},
 		{"Bearer " + authtest.Unaware, []string{`"msg"="token refused: the authenticator named no audiences`}},
 		{"Bearer a b", []string{`"reason"="the bearer token is not a single b64token"`}},
-		{"Bearer " + authtest.Outage, []string{`"msg"="token not checked: authenticator unavailable"`, `"error"="` + redact.Withheld + `"`}},
+		{"Bearer " + authtest.Outage, []string{`"msg"="token not checked: authenticator unavailable"`, `"error"="authenticator error (its text is never logged: it may quote the token)"`, `"errorTypes"=["*errors.errorString"]`}},
+		{"Bearer " + authtest.NoUser, []string{`"msg"="token not checked: the authenticator accepted it, but its answer is not an identity"`, `"problem"="no user"`}},
 	} {
 		mu.Lock()
 		lines = nil

@@ -211,6 +211,8 @@ func TestNewRefuses(t *testing.T) {
 		{"no audiences", httpauth.Options{Authenticator: auth}, "audiences are required"},
 		{"empty audience", httpauth.Options{Authenticator: auth, Audiences: []string{authtest.Audience, ""}}, "must not be empty"},
 		{"control character in realm", httpauth.Options{Authenticator: auth, Audiences: []string{authtest.Audience}, Realm: "a\r\nX-Injected: 1"}, "control characters"},
+		{"client limit without a rate", httpauth.Options{Authenticator: auth, Audiences: []string{authtest.Audience}, ClientLimit: &httpauth.ClientLimit{Burst: 1}}, "Rate must be"},
+		{"client limit without a burst", httpauth.Options{Authenticator: auth, Audiences: []string{authtest.Audience}, ClientLimit: &httpauth.ClientLimit{Rate: 1}}, "Burst must be"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mw, err := httpauth.New(tc.opts)
