@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,6 +138,9 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 	}
 	c, err := client.New(o.clientConfig(cmd.Flags()))
 	if err != nil {
+		if o.kubeconfig == "" && o.server == "" {
+			err = fmt.Errorf("%w (the in-cluster defaults; outside a cluster, pass --server or --kubeconfig)", err)
+		}
 		return &exitError{code: exitFailed, err: err}
 	}
 	ctx := cmd.Context()
@@ -159,7 +164,11 @@ func (o *reviewOptions) run(cmd *cobra.Command, stdinArg bool) error {
 		return &exitError{code: exitNotAuthenticated}
 	default:
 		// tokenfed's words are in it: one line, as every field printed.
-		return &exitError{code: exitFailed, err: errors.New(oneLine(err.Error()))}
+		msg := oneLine(err.Error())
+		if unknownAuthority(err) && !cmd.Flags().Changed("certificate-authority") {
+			msg += " (pass --certificate-authority with the CA of tokenfed's serving certificate)"
+		}
+		return &exitError{code: exitFailed, err: errors.New(msg)}
 	}
 }
 
@@ -349,4 +358,12 @@ func oneLine(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// unknownAuthority: tokenfed's serving certificate did not chain to the
+// roots used, the usual sign of a missing --certificate-authority.
+func unknownAuthority(err error) bool {
+	var authority x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &authority) || (errors.As(err, &verify) && errors.As(verify.Err, &authority))
 }

@@ -306,3 +306,24 @@ func TestReviewNoToken(t *testing.T) {
 		t.Fatalf("got exit code %d and %q, want 2 and the missing token", code, errOut.String())
 	}
 }
+
+// TestReviewHints: the two mistakes a first review outside a cluster makes
+// are answered with what to pass.
+func TestReviewHints(t *testing.T) {
+	p := startTokenfed(t)
+	token := writeTemp(t, "token", mint(t, appAudience)+"\n")
+	t.Setenv("TOKENFED_TOKEN_FILE", filepath.Join(t.TempDir(), "absent"))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no connection flags", args: []string{"review", "--token-file", token}, want: "outside a cluster, pass --server or --kubeconfig"},
+		{name: "no CA", args: []string{"review", "--token-file", token, "--server", p.URL, "--client-certificate", p.Certs.ClientCert, "--client-key", p.Certs.ClientKey}, want: "pass --certificate-authority"},
+	} {
+		code, _, stderr := runReview("", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: got exit %d, stderr %q; want 2 and %q", tc.name, code, stderr, tc.want)
+		}
+	}
+}

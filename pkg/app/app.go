@@ -63,7 +63,6 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 		return nil, err
 	}
 	srvOpts := serverOptions(&cfg.Server)
-	srvOpts.VerifyConnection = callers.VerifyConnection(a.clientCAOptions)
 	a.server = server.New(srvOpts, server.NewMux(a.routes(cfg, reg, gate)))
 	return a, nil
 }

@@ -57,9 +57,12 @@ func NewAuthenticator(verifyOpts VerifyOptionsFunc, tokens *TokenOptions) authen
 
 // certAuthenticator maps a handshake-verified certificate with
 // kube-apiserver's own conversion (CN -> user, O -> groups) and adds the URI
-// SANs. Neither the verification nor the conversion is repeated on every
-// request of a connection (see certUsers), but the certificate is checked
-// against the current CA and the current time on every one, as
+// SANs. The certificate is verified here, not in the TLS handshake, as
+// kube-apiserver does: a certificate of another CA gets a 401 that says
+// so, instead of a handshake failure the caller sees as a reset
+// connection. Neither the verification nor the conversion is repeated on
+// every request of a connection (see certUsers), but the certificate is
+// checked against the current CA and the current time on every one, as
 // kube-apiserver's x509 authenticator does: a kept-alive connection must
 // not outlive its certificate, nor the CA that was removed to revoke it.
 func certAuthenticator(verifyOpts VerifyOptionsFunc) authenticator.Request {
@@ -96,9 +99,12 @@ type certUsers struct {
 	cache *lru.Cache
 }
 
-// certUser is a verified certificate's user, the CA pool it was verified
-// against (a reloaded CA file is a new pool) and the window in which every
-// certificate of its verified chain is valid.
+// certUser is a certificate's user (nil: it did not verify), the CA pool
+// it was verified against (a reloaded CA file is a new pool) and the window
+// in which every certificate of its verified chain is valid. A refusal is
+// remembered too, until the CA changes: a caller with a certificate of
+// another CA completes the handshake (as at kube-apiserver) and must not
+// cost a chain verification per request on its connection.
 type certUser struct {
 	resp                *authenticator.Response
 	roots               *x509.CertPool
@@ -109,14 +115,19 @@ func newCertUsers(max int) *certUsers { return &certUsers{cache: lru.New(max)} }
 
 func (c *certUsers) user(chain []*x509.Certificate, opts x509.VerifyOptions, now time.Time) (*authenticator.Response, bool, error) {
 	if v, ok := c.cache.Get(chain[0]); ok {
-		if u := v.(*certUser); u.roots == opts.Roots && !now.Before(u.notBefore) && !now.After(u.notAfter) {
+		u := v.(*certUser)
+		switch {
+		case u.roots != opts.Roots:
+		case u.resp == nil:
+			return nil, false, errCertNotTrusted
+		case !now.Before(u.notBefore) && !now.After(u.notAfter):
 			return u.resp, true, nil
 		}
 	}
 	opts.CurrentTime = now
 	verified, err := verify(chain, opts)
 	if err != nil {
-		c.cache.Remove(chain[0])
+		c.cache.Add(chain[0], &certUser{roots: opts.Roots})
 		return nil, false, errCertNotTrusted
 	}
 	resp, ok, err := convert(chain)

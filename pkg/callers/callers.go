@@ -16,9 +16,7 @@
 package callers
 
 import (
-	"crypto/tls"
 	"crypto/x509"
-	"errors"
 )
 
 // VerifyOptionsFunc returns the current client-CA verify options, and false
@@ -26,23 +24,8 @@ import (
 // VerifyOptions method has this shape.
 type VerifyOptionsFunc func() (x509.VerifyOptions, bool)
 
-// VerifyConnection is a tls.Config.VerifyConnection that rejects the
-// handshake of a caller whose certificate does not chain to the current CA.
-// A caller without a certificate passes here and is refused by
-// RequireClientCert on the review endpoints.
-func VerifyConnection(verifyOpts VerifyOptionsFunc) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		opts, ok := verifyOpts()
-		if !ok || len(cs.PeerCertificates) == 0 {
-			return nil
-		}
-		if _, err := verify(cs.PeerCertificates, opts); err != nil {
-			return errors.New("client certificate is not trusted")
-		}
-		return nil
-	}
-}
-
+// verify checks chain against opts for client auth, as kube-apiserver's
+// x509 authenticator does.
 func verify(chain []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
 	opts.Intermediates = x509.NewCertPool()
 	for _, c := range chain[1:] {

@@ -1,13 +1,19 @@
 package client
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
@@ -138,4 +144,91 @@ func decisions(t *testing.T, p *tokenfedproc.Process, match string) int {
 		}
 	}
 	return sumMetric(t, strings.Join(kept, "\n"))
+}
+
+// TestUntrustedCallerCertificateRefused: a client certificate tokenfed
+// does not trust is this caller's credential (ErrCallerRefused, tokenfed's
+// 401 saying so), not an outage, and it is not retried.
+func TestUntrustedCallerCertificateRefused(t *testing.T) {
+	p := startTokenfed(t, withCallers(monitoring))
+	other, err := devcerts.NewCA("another-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := other.Issue(devCertCN, nil, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{Server: p.URL, CAFile: p.Certs.CACert, ClientCertFile: certFile, ClientKeyFile: keyFile, MaxRetries: 3})
+
+	start := time.Now()
+	_, err = c.Review(ctxTimeout(t, 30*time.Second), mint(t, staticissuer.Claims{}))
+
+	if !errors.Is(err, ErrCallerRefused) || !strings.Contains(err.Error(), "client certificate") {
+		t.Fatalf("got %v, want ErrCallerRefused naming the client certificate", err)
+	}
+	if elapsed := time.Since(start); elapsed > 90*time.Millisecond {
+		t.Errorf("got %s, want no retry (the first backoff is 100ms)", elapsed)
+	}
+}
+
+// TestCertificateWithoutKeyRefused: half a pair is refused by New, not
+// dropped (client-go drops it, and every review would be a 401).
+func TestCertificateWithoutKeyRefused(t *testing.T) {
+	for _, cfg := range []Config{
+		{Server: "https://tokenfed.example", ClientCertFile: "client.crt"},
+		{Server: "https://tokenfed.example", ClientKeyFile: "client.key"},
+	} {
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("%+v: got %v, want the pair refused", cfg, err)
+		}
+	}
+}
+
+// TestCertificateAlertRefused: a server that refuses the client
+// certificate in the TLS handshake (a TLS 1.2 alert; a proxy in front of
+// tokenfed may) refuses this caller: ErrCallerRefused, not retried.
+func TestCertificateAlertRefused(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: x509.NewCertPool(), MaxVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(caFile, certPEM(srv.Certificate().Raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := devcerts.NewCA("unknown-to-the-server", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue("app", nil, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	for f, b := range map[string][]byte{certFile: cert, keyFile: key} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newClient(t, Config{Server: srv.URL, CAFile: caFile, ClientCertFile: certFile, ClientKeyFile: keyFile, MaxRetries: 3})
+
+	start := time.Now()
+	_, err = c.Review(ctxTimeout(t, 30*time.Second), "opaque-token-alert")
+
+	if !errors.Is(err, ErrCallerRefused) || !strings.Contains(err.Error(), "client certificate") {
+		t.Fatalf("got %v, want ErrCallerRefused naming the client certificate", err)
+	}
+	if elapsed := time.Since(start); elapsed > 90*time.Millisecond {
+		t.Errorf("got %s, want no retry (the first backoff is 100ms)", elapsed)
+	}
 }

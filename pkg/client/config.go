@@ -178,6 +178,11 @@ func (cfg Config) restConfig() (*rest.Config, string, error) {
 		if cfg.Server == "" {
 			return nil, "", errors.New("no tokenfed server: set Server or Kubeconfig")
 		}
+		// client-go drops half a pair without a word, and every review
+		// would then be refused as a caller without a credential.
+		if (cfg.ClientCertFile == "") != (cfg.ClientKeyFile == "") {
+			return nil, "", errors.New("a client certificate and its key must be set together (ClientCertFile and ClientKeyFile)")
+		}
 		return &rest.Config{
 			Host: cfg.Server,
 			TLSClientConfig: rest.TLSClientConfig{

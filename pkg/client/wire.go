@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -141,6 +142,8 @@ func noAnswer(ctx context.Context, err error, token string) error {
 		return &UnavailableError{Reason: "caller credential", cause: tf}
 	case redact.Quotes(err.Error(), token):
 		return &UnavailableError{Reason: "no answer", cause: errors.New(withheld)}
+	case refusedCertificate(err):
+		return &CallerRefusedError{Message: "tokenfed refused this caller's client certificate in the TLS handshake: it must chain to tokenfed's client CA (server.clientCAFile), be within its validity and allow client auth"}
 	case permanentTLS(err):
 		return &UnavailableError{Reason: "TLS", cause: err}
 	default:
@@ -160,6 +163,32 @@ func ended(ctx context.Context) error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// refusedCertificate: the server refused the client certificate with a TLS
+// alert (RFC 8446 section 6.2): the caller's credential, not an outage, and
+// another attempt meets the same refusal. crypto/tls reports an alert it
+// received as a *net.OpError "remote error" whose error is its unexported
+// alert type, so the alert is told by its text.
+func refusedCertificate(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return false
+	}
+	return certificateAlerts[op.Err.Error()]
+}
+
+// certificateAlerts are crypto/tls's texts of the alerts that refuse a
+// client certificate.
+var certificateAlerts = map[string]bool{
+	"tls: bad certificate":               true,
+	"tls: unsupported certificate":       true,
+	"tls: revoked certificate":           true,
+	"tls: expired certificate":           true,
+	"tls: unknown certificate":           true,
+	"tls: unknown certificate authority": true,
+	"tls: access denied":                 true,
+	"tls: certificate required":          true,
 }
 
 // permanentTLS: a server whose certificate does not verify (unknown

@@ -30,8 +30,6 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownGracePeriod bounds how long in-flight requests may finish.
 	ShutdownGracePeriod time.Duration
-	// VerifyConnection checks a caller's certificate once per connection.
-	VerifyConnection func(tls.ConnectionState) error
 }
 
 // Server is a configured, not yet running, HTTPS server.
@@ -141,14 +139,14 @@ func (s *Server) httpServer(logger klog.Logger, conns *connTracker) *http.Server
 }
 
 // tlsConfig requests, but does not require, a client certificate: the
-// callers package verifies it in the handshake against a CA that may
-// change at runtime, and health probes need no certificate.
+// callers package verifies it on each request against a CA that may change
+// at runtime (answering 401 for one it does not trust, as kube-apiserver
+// does), and health probes need no certificate.
 func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:       tls.VersionTLS12,
-		NextProtos:       []string{"h2", "http/1.1"},
-		GetCertificate:   s.certs.GetCertificate,
-		ClientAuth:       tls.RequestClientCert,
-		VerifyConnection: s.opts.VerifyConnection,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: s.certs.GetCertificate,
+		ClientAuth:     tls.RequestClientCert,
 	}
 }
