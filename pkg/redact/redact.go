@@ -17,9 +17,10 @@ import (
 const Withheld = "token rejected; the reason was withheld as it could quote the token"
 
 const (
-	// MinToken is the shortest token whose quotes Scrub can tell from
-	// ordinary text. Every message about a shorter one is withheld: a part
-	// of it (or all of it, "abc") is also a part of ordinary words.
+	// MinToken is the shortest token whose partial quotes Scrub looks for.
+	// A shorter one counts only whole: its parts are parts of ordinary
+	// words, and a message that does not hold all of it says nothing of it
+	// (such tokens are garbage; the reasons they get are worth keeping).
 	MinToken = 8
 	// maxWindow is the longest quote of a token that may go unnoticed,
 	// plus one: any maxWindow bytes of a long token are caught.
@@ -34,8 +35,8 @@ func Window(n int) int {
 }
 
 // Scrub returns msg unless it could quote token, and Withheld if it could:
-// if token is shorter than MinToken (any message), or if msg holds
-// Window(len(token)) consecutive bytes of it (see Quotes). This is the last
+// if msg holds Window(len(token)) consecutive bytes of it, or all of a
+// token shorter than MinToken (see Quotes). This is the last
 // place that knows the token before msg goes into an answer, an error or a
 // log. It is cheap for the usual message: one pass over the token and one
 // over msg, and a window comparison only where msg has a run of at least
@@ -45,7 +46,7 @@ func Scrub(msg, token string) string {
 	switch {
 	case msg == "" || token == "":
 		return msg
-	case len(token) < MinToken || Quotes(msg, token):
+	case Quotes(msg, token):
 		return Withheld
 	}
 	return msg

@@ -40,7 +40,9 @@ var scrubCases = []struct {
 	{name: "a short token, Go-quoted", token: `Sh0rt"S3cret\K3y`, msg: fmt.Sprintf("an error on the server (%q)", `bad Sh0rt"S3cret\K3y`), want: Withheld},
 	{name: "a short token, JSON-escaped", token: "Sh0rt<S3cret>K3y", msg: `{"message":"bad Sh0rt\u003cS3cret\u003eK3y"}`, want: Withheld},
 	{name: "8 bytes: the shortest that is told apart", token: "8bytes!!", msg: "fine", want: "fine"},
-	{name: "under 8 bytes: every message is withheld", token: "Sh0rt", msg: "service account token has expired", want: Withheld},
+	{name: "under 8 bytes: a message without it is kept", token: "Sh0rt", msg: "service account token has expired", want: "service account token has expired"},
+	{name: "under 8 bytes: a message with all of it is withheld", token: "Sh0rt", msg: "bad token Sh0rt", want: Withheld},
+	{name: "under 8 bytes: escaped whole is withheld", token: "<Sh0>", msg: `{"message":"bad \u003cSh0\u003e"}`, want: Withheld},
 	{name: "under 8 bytes: an empty message stays empty", token: "Sh0rt", msg: "", want: ""},
 	{name: "no token: nothing to withhold", token: "", msg: "no token", want: "no token"},
 }

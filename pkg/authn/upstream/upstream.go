@@ -191,11 +191,20 @@ func (c *Client) post(ctx context.Context, token string, audiences []string) (*a
 	// MaxRetries(0): client-go would otherwise retry 429s up to ten times,
 	// piling on a cluster that asked us to back off.
 	res := c.rest.Post().Resource("tokenreviews").MaxRetries(0).Body(req).Do(ctx)
-	if err := res.Error(); err != nil {
-		return nil, classify(err, code)
-	}
 	var out authenticationv1.TokenReview
-	if err := res.Into(&out); err != nil {
+	err := res.Error()
+	if err == nil {
+		err = res.Into(&out)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// An answer cut short by the timeout (an empty or partial body)
+		// is a timeout, not a malformed answer: the cluster was slow.
+		return nil, &callError{what: transportFailure(ctx.Err()), fault: true}
+	case res.Error() != nil:
+		return nil, classify(err, code)
+	default:
 		return nil, errUndecodable(code)
 	}
 	return &out.Status, nil
