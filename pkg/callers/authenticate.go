@@ -2,6 +2,7 @@ package callers
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"net/http"
@@ -96,7 +97,9 @@ var errCertNotTrusted = errors.New("client certificate is not trusted")
 // being collected and its address reused. The cached responses are shared,
 // so they are never modified either.
 type certUsers struct {
-	cache *lru.Cache
+	// cache holds verified users; refused holds refusals apart, so that
+	// certificates anyone can make up never push a caller's user out.
+	cache, refused *lru.Cache
 }
 
 // certUser is a certificate's user (nil: it did not verify), the CA pool
@@ -111,23 +114,42 @@ type certUser struct {
 	notBefore, notAfter time.Time
 }
 
-func newCertUsers(max int) *certUsers { return &certUsers{cache: lru.New(max)} }
+func newCertUsers(max int) *certUsers {
+	return &certUsers{cache: lru.New(max), refused: lru.New(max)}
+}
+
+// refusalTTL bounds how long a refusal is remembered: a certificate
+// refused for time (a few seconds of clock skew before its NotBefore) is
+// admitted on the same connection once it is valid, as kube-apiserver's
+// per-request check would.
+const refusalTTL = 10 * time.Second
+
+// Bounds on the chain a caller presents, checked before it is verified:
+// a made-up chain must not make each request try many large keys (crypto/x509
+// tries up to 100 candidate issuers, each an RSA verification of a key the
+// sender chose). A caller chain is its certificate and a few intermediates.
+const (
+	maxChainLength = 5
+	maxRSABits     = 4096
+)
 
 func (c *certUsers) user(chain []*x509.Certificate, opts x509.VerifyOptions, now time.Time) (*authenticator.Response, bool, error) {
 	if v, ok := c.cache.Get(chain[0]); ok {
 		u := v.(*certUser)
-		switch {
-		case u.roots != opts.Roots:
-		case u.resp == nil:
-			return nil, false, errCertNotTrusted
-		case !now.Before(u.notBefore) && !now.After(u.notAfter):
+		if u.roots == opts.Roots && !now.Before(u.notBefore) && !now.After(u.notAfter) {
 			return u.resp, true, nil
 		}
 	}
+	if v, ok := c.refused.Get(chain[0]); ok {
+		if u := v.(*certUser); u.roots == opts.Roots && now.Before(u.notAfter) {
+			return nil, false, errCertNotTrusted
+		}
+	}
 	opts.CurrentTime = now
-	verified, err := verify(chain, opts)
+	verified, err := verifyBounded(chain, opts)
 	if err != nil {
-		c.cache.Add(chain[0], &certUser{roots: opts.Roots})
+		c.cache.Remove(chain[0])
+		c.refused.Add(chain[0], &certUser{roots: opts.Roots, notAfter: now.Add(refusalTTL)})
 		return nil, false, errCertNotTrusted
 	}
 	resp, ok, err := convert(chain)
@@ -138,6 +160,23 @@ func (c *certUsers) user(chain []*x509.Certificate, opts x509.VerifyOptions, now
 	}
 	return resp, ok, err
 }
+
+// verifyBounded verifies chain unless it is beyond the bounds of a caller
+// chain, which is refused without a signature check.
+func verifyBounded(chain []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
+	if len(chain) > maxChainLength {
+		return nil, errCertNotTrusted
+	}
+	for _, c := range chain {
+		if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() > maxRSABits {
+			return nil, errCertNotTrusted
+		}
+	}
+	return verifyChain(chain, opts)
+}
+
+// verifyChain is verify; tests count its calls.
+var verifyChain = verify
 
 // validity is the window in which every certificate of chain is valid.
 func validity(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
