@@ -13,6 +13,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/klog/v2"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/klogtest"
 )
 
 // Answers and configurations of a broken or hostile server, or of a
@@ -266,7 +268,7 @@ func TestAnswerWithoutKindRefused(t *testing.T) {
 // in a library); client-go then logs with klog's global logger, not the
 // request's discarding one, and it still gets no review body to log.
 func TestContextualLoggingOffAfterNewLogsNoToken(t *testing.T) {
-	logs := logAtV10(t)
+	logs := klogtest.AtV10(t)
 	f := echoingServer(t, http.StatusOK)
 	c := newClient(t, f.config())
 	klog.EnableContextualLogging(false)

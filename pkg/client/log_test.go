@@ -1,22 +1,20 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/klogtest"
 )
 
 // logToken is the token of the log tests: long enough for client-go to
@@ -25,49 +23,6 @@ const logToken = "opaque-token-LOGGED-7f3c1d9e2b4a6c8e0f1a3b5c7d9e1f2a"
 
 // callerLogToken is the application's own token in those tests.
 const callerLogToken = "caller-token-CALLER-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-
-// syncBuffer is klog's output; client-go's debugging round tripper writes
-// from more than one goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	klog.Flush()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logAtV10 sends klog's output to a buffer at -v=10 until the test ends.
-// It must run before the client is built: client-go adds its debugging
-// round tripper only when -v=6 is on at that time.
-func logAtV10(t *testing.T) *syncBuffer {
-	t.Helper()
-	var fs flag.FlagSet
-	klog.InitFlags(&fs)
-	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false"} {
-		if err := fs.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf := &syncBuffer{}
-	klog.SetOutput(buf)
-	t.Cleanup(func() {
-		klog.Flush()
-		_ = fs.Set("v", "0")
-		_ = fs.Set("logtostderr", "true")
-		klog.SetOutput(os.Stderr)
-	})
-	return buf
-}
 
 // echoingServer answers as kube-apiserver does, repeating spec.token in
 // its answer, or with error answers that quote it.
@@ -89,7 +44,7 @@ func echoingServer(t *testing.T, code int) *fakeServer {
 func TestReviewLogsNoTokenAtV10(t *testing.T) {
 	for _, code := range []int{http.StatusOK, http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusBadRequest} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
-			logs := logAtV10(t)
+			logs := klogtest.AtV10(t)
 			f := echoingServer(t, code)
 			cfg := f.config()
 			cfg.MaxRetries = -1
@@ -117,7 +72,7 @@ func TestReviewLogsNoTokenAtV10(t *testing.T) {
 // at -v=10 with the same transport, so the capture works and posting the
 // review itself is what keeps the log clean.
 func TestClientGoRESTLogsToken(t *testing.T) {
-	logs := logAtV10(t)
+	logs := klogtest.AtV10(t)
 	f := echoingServer(t, http.StatusOK)
 	rc := &rest.Config{Host: f.URL, TLSClientConfig: rest.TLSClientConfig{CAFile: f.caFile}}
 	rc.NegotiatedSerializer = codecs.WithoutConversion()
@@ -142,7 +97,7 @@ func TestClientGoRESTLogsToken(t *testing.T) {
 // at -v=10, and none of it holds the token, though the server echoes it in
 // its status line, a header, the Content-Type and the body.
 func TestNoTokenLoggedWithoutContextualLogging(t *testing.T) {
-	logs := logAtV10(t)
+	logs := klogtest.AtV10(t)
 	klog.EnableContextualLogging(false)
 	defer klog.EnableContextualLogging(true)
 	f := newFakeServer(t, func(w http.ResponseWriter, _ *http.Request, _ int, rv *authenticationv1.TokenReview) {

@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,15 +81,11 @@ func clientWithCerts(p *tokenfedproc.Process, certs []tls.Certificate) *http.Cli
 
 func callerCA(t *testing.T, f devcerts.Files) *devcerts.CA {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(f.CACert, f.CAKey)
+	ca, err := devcerts.LoadCA(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &devcerts.CA{Cert: cert, Key: pair.PrivateKey.(crypto.Signer)}
+	return ca
 }
 
 // answer is one HTTP answer of tokenfed.

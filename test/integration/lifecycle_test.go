@@ -1,9 +1,6 @@
 package integration
 
 import (
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -81,15 +78,11 @@ func writeByRename(t *testing.T, path string, data []byte) {
 
 func loadCA(t *testing.T, f devcerts.Files) *devcerts.CA {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(f.CACert, f.CAKey)
+	ca, err := devcerts.LoadCA(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &devcerts.CA{Cert: cert, Key: pair.PrivateKey.(crypto.Signer)}
+	return ca
 }
 
 // newConnPerRequestClient opens a new TLS connection for every request, so

@@ -1,61 +1,16 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/klogtest"
 )
-
-// syncBuffer is klog's output; client-go's debugging round tripper writes
-// from more than one goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	klog.Flush()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logAtV10 sends klog's output to a buffer at -v=10 until the test ends.
-// It must run before the client is built: client-go adds its debugging
-// round tripper only when -v=6 is on at that time.
-func logAtV10(t *testing.T) *syncBuffer {
-	t.Helper()
-	var fs flag.FlagSet
-	klog.InitFlags(&fs)
-	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false"} {
-		if err := fs.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf := &syncBuffer{}
-	klog.SetOutput(buf)
-	t.Cleanup(func() {
-		klog.Flush()
-		_ = fs.Set("v", "0")
-		_ = fs.Set("logtostderr", "true")
-		klog.SetOutput(os.Stderr)
-	})
-	return buf
-}
 
 // leakyAnswers are the answers that make client-go log the token unless
 // its logger is silenced: kube-apiserver's own (it echoes spec.token), a
@@ -73,7 +28,7 @@ var leakyAnswers = map[string]answerFunc{
 func TestReviewLogsNoTokenAtV10(t *testing.T) {
 	for name, answer := range leakyAnswers {
 		t.Run(name, func(t *testing.T) {
-			logs := logAtV10(t)
+			logs := klogtest.AtV10(t)
 			srv := newFakeAPIServer(t, answer)
 			c, _ := newTestClient(t, srv.Server, Options{})
 
@@ -91,7 +46,7 @@ func TestReviewLogsNoTokenAtV10(t *testing.T) {
 // above: the same call without quiet's context does log the token, so the
 // capture works and quiet is what keeps the log clean.
 func TestClientGoLogsTokenAtV10WithoutQuiet(t *testing.T) {
-	logs := logAtV10(t)
+	logs := klogtest.AtV10(t)
 	srv := newFakeAPIServer(t, leakyAnswers["kube-apiserver echoing spec.token"])
 	c, _ := newTestClient(t, srv.Server, Options{})
 	req := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: testToken}}

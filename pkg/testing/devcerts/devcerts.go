@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -43,6 +44,24 @@ type CA struct {
 }
 
 // NewCA returns a self-signed CA valid for validity.
+// LoadCA reads the CA of f (f.CACert, f.CAKey) back, to issue more
+// certificates from it.
+func LoadCA(f Files) (*CA, error) {
+	pair, err := tls.LoadX509KeyPair(f.CACert, f.CAKey)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("CA key %s cannot sign", f.CAKey)
+	}
+	return &CA{Cert: cert, Key: signer}, nil
+}
+
 func NewCA(commonName string, validity time.Duration) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
