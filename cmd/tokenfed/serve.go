@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -21,6 +23,11 @@ type serveOptions struct {
 	server     v1alpha1.Server
 	logging    *logsapi.LoggingConfiguration
 	profiling  bool
+
+	// initial and load are the file's content at start and how a content
+	// becomes a configuration, for hot reload; unset without --config.
+	initial []byte
+	load    func([]byte) (*v1alpha1.Configuration, error)
 }
 
 func newServeCommand() *cobra.Command {
@@ -63,17 +70,31 @@ func (o *serveOptions) complete(fs *pflag.FlagSet) (*v1alpha1.Configuration, err
 	// klog would use the global logger instead (and the upstream client
 	// would refuse to start).
 	klog.EnableContextualLogging(true)
-	cfg := &v1alpha1.Configuration{}
-	if o.configFile != "" {
-		loaded, err := v1alpha1.LoadFile(o.configFile)
-		if err != nil {
-			return nil, err
-		}
-		cfg = loaded
+	if o.configFile == "" {
+		cfg := &v1alpha1.Configuration{}
+		o.override(fs, &cfg.Server)
+		v1alpha1.SetDefaults(cfg)
+		return cfg, validateConfig(configName(o.configFile), cfg)
+	}
+	data, err := os.ReadFile(o.configFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	o.initial = data
+	o.load = func(data []byte) (*v1alpha1.Configuration, error) { return o.decode(fs, data) }
+	return o.load(data)
+}
+
+// decode is what the file's content means with the flags the user set:
+// at start, and at every hot reload.
+func (o *serveOptions) decode(fs *pflag.FlagSet, data []byte) (*v1alpha1.Configuration, error) {
+	cfg, err := v1alpha1.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", o.configFile, err)
 	}
 	o.override(fs, &cfg.Server)
 	v1alpha1.SetDefaults(cfg)
-	return cfg, validateConfig(configName(o.configFile), cfg)
+	return cfg, validateConfig(o.configFile, cfg)
 }
 
 func (o *serveOptions) override(fs *pflag.FlagSet, s *v1alpha1.Server) {
@@ -108,9 +129,36 @@ func (o *serveOptions) run(ctx context.Context, cfg *v1alpha1.Configuration) err
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	ctx = klog.NewContext(ctx, klog.Background().WithName("tokenfed"))
-	a, err := app.New(ctx, cfg, app.Options{Profiling: o.profiling})
+	opts := app.Options{Profiling: o.profiling}
+	if o.load != nil {
+		opts.Reload = &app.ReloadOptions{Path: o.configFile, Initial: o.initial, Load: o.load, Now: hangups(ctx)}
+	}
+	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// hangups delivers SIGHUP, which reloads the configuration file at once,
+// until ctx is done.
+func hangups(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	now := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case now <- struct{}{}:
+				default: // a read is already due
+				}
+			}
+		}
+	}()
+	return now
 }

@@ -1,6 +1,7 @@
 // Package app assembles a running tokenfed from a validated Configuration:
 // the authentication chain, the review handlers, health, metrics and the
-// HTTPS server. It is the one place that wires everything together.
+// HTTPS server. It is the one place that wires everything together, and
+// the one that swaps in a reloaded configuration.
 package app
 
 import (
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +24,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/callers"
+	"github.com/tokenfed/tokenfed/pkg/configreload"
 	"github.com/tokenfed/tokenfed/pkg/server"
 	"github.com/tokenfed/tokenfed/pkg/tokenreview"
 )
@@ -33,14 +37,51 @@ const certReloadInterval = 2 * time.Second
 type Options struct {
 	// Profiling serves /debug/pprof/ (to callers granted /debug/pprof).
 	Profiling bool
+	// Reload, when set, re-reads the configuration file while serving.
+	Reload *ReloadOptions
+}
+
+// ReloadOptions configure hot reload of the configuration file.
+type ReloadOptions struct {
+	// Path, Initial, Load and Interval are configreload.Options'.
+	Path     string
+	Initial  []byte
+	Load     func(data []byte) (*v1alpha1.Configuration, error)
+	Interval time.Duration
+	// Now, when it receives, reads the file at once (SIGHUP).
+	Now <-chan struct{}
 }
 
 // App is a configured tokenfed.
 type App struct {
 	opts     Options
-	chain    *authn.Chain
+	reg      *prometheus.Registry
+	metrics  metrics
 	server   *server.Server
 	clientCA *dynamiccertificates.DynamicFileCAContent
+	reload   *configreload.Watcher
+
+	// current is the configuration in force; every request reads it once,
+	// so a request in flight finishes on the one it started with.
+	current atomic.Pointer[generation]
+	// applyMu serialises reloads; runCtx is what key sets run under.
+	applyMu sync.Mutex
+	runCtx  context.Context
+}
+
+// metrics are registered once per process and shared by every generation.
+type metrics struct {
+	chain   *authn.ChainMetrics
+	callers *callers.Metrics
+	reviews *tokenreview.Metrics
+}
+
+// generation is one configuration in force: its chain, its caller gate and
+// the handler serving them.
+type generation struct {
+	cfg     *v1alpha1.Configuration
+	chain   *authn.Chain
+	handler http.Handler
 }
 
 // New wires cfg. It fails on anything that would make serving pointless,
@@ -48,35 +89,56 @@ type App struct {
 func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	chain, err := authn.New(ctx, cfg, reg)
-	if err != nil {
-		return nil, err
-	}
-	a := &App{chain: chain, opts: opts}
+	a := &App{opts: opts, reg: reg, metrics: metrics{
+		chain: authn.NewChainMetrics(reg), callers: callers.NewMetrics(reg), reviews: tokenreview.NewMetrics(reg),
+	}}
 	if cfg.Server.ClientCAFile != "" {
+		var err error
 		if a.clientCA, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.Server.ClientCAFile); err != nil {
 			return nil, fmt.Errorf("client CA: %w", err)
 		}
 	}
-	gate, err := a.gate(cfg, reg)
+	if r := opts.Reload; r != nil {
+		a.reload = configreload.New(configreload.Options{
+			Path: r.Path, Interval: r.Interval, Initial: r.Initial, Load: r.Load, Apply: a.apply, Registerer: reg,
+		})
+	}
+	chain, err := authn.New(ctx, cfg, a.metrics.chain)
 	if err != nil {
 		return nil, err
 	}
-	srvOpts := serverOptions(&cfg.Server)
-	a.server = server.New(srvOpts, server.NewMux(a.routes(cfg, reg, gate)))
+	gen, err := a.generation(cfg, chain)
+	if err != nil {
+		return nil, err
+	}
+	a.current.Store(gen)
+	a.server = server.New(serverOptions(&cfg.Server), http.HandlerFunc(a.serveHTTP))
 	return a, nil
+}
+
+func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	a.current.Load().handler.ServeHTTP(w, r)
+}
+
+// generation builds the gate and the routes of cfg around chain.
+func (a *App) generation(cfg *v1alpha1.Configuration, chain *authn.Chain) (*generation, error) {
+	gate, err := a.gate(cfg, chain)
+	if err != nil {
+		return nil, err
+	}
+	return &generation{cfg: cfg, chain: chain, handler: server.NewMux(a.routes(cfg, chain, gate))}, nil
 }
 
 // gate builds caller authentication and authorization. Caller tokens are
 // reviewed by the same chain, so a caller's own token is cached like any.
-func (a *App) gate(cfg *v1alpha1.Configuration, reg prometheus.Registerer) (*callers.Gate, error) {
+func (a *App) gate(cfg *v1alpha1.Configuration, chain *authn.Chain) (*callers.Gate, error) {
 	cs := &cfg.Callers
 	opts := callers.GateOptions{
 		ClientCA: a.clientCAOptions, AllowAnonymous: cs.AllowAnonymous,
-		Authorization: cs.Authorization, Router: a.chain, Metrics: callers.NewMetrics(reg),
+		Authorization: cs.Authorization, Router: chain, Metrics: a.metrics.callers,
 	}
 	if t := cs.Tokens; t != nil {
-		tokens := a.chain.CallerTokens()
+		tokens := chain.CallerTokens()
 		opts.Tokens = &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: t.Audiences, Issuers: t.Issuers}
 	}
 	if d := cs.Authorization.Delegated; d != nil && cs.Authorization.Mode == v1alpha1.CallerAuthorizationDelegated {
@@ -105,22 +167,25 @@ func serverOptions(s *v1alpha1.Server) server.Options {
 	}
 }
 
-func (a *App) routes(cfg *v1alpha1.Configuration, reg *prometheus.Registry, gate *callers.Gate) server.Routes {
-	metrics := tokenreview.NewMetrics(reg)
+func (a *App) routes(cfg *v1alpha1.Configuration, chain *authn.Chain, gate *callers.Gate) server.Routes {
 	certLoaded := healthz.NamedCheck("serving-certificate", func(*http.Request) error {
 		if !a.server.CertificateLoaded() {
 			return errors.New("not loaded")
 		}
 		return nil
 	})
+	ready := []healthz.HealthChecker{certLoaded}
+	if a.reload != nil {
+		ready = append(ready, a.reload.Check())
+	}
 	return server.Routes{
 		Review: func(v string) http.Handler {
-			return tokenreview.NewHandler(a.chain, gate, cfg.Server.MaxRequestBodyBytes, v, metrics)
+			return tokenreview.NewHandler(chain, gate, cfg.Server.MaxRequestBodyBytes, v, a.metrics.reviews)
 		},
 		Gate:      gate,
 		Live:      []healthz.HealthChecker{healthz.PingHealthz},
-		Ready:     append([]healthz.HealthChecker{certLoaded}, a.chain.ReadyChecks()...),
-		Gatherer:  reg,
+		Ready:     append(ready, chain.ReadyChecks()...),
+		Gatherer:  a.reg,
 		Profiling: a.opts.Profiling,
 	}
 }
@@ -139,6 +204,12 @@ func (a *App) Run(ctx context.Context) error {
 	if a.clientCA != nil {
 		go a.clientCA.Run(ctx, 1)
 	}
-	go a.chain.Run(ctx)
+	a.applyMu.Lock()
+	a.runCtx = ctx
+	a.current.Load().chain.Run(ctx)
+	a.applyMu.Unlock()
+	if a.reload != nil {
+		go a.reload.Run(ctx, a.opts.Reload.Now)
+	}
 	return a.server.Run(ctx)
 }

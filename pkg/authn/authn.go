@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/klog/v2"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
@@ -40,29 +40,65 @@ type Chain struct {
 	// opaque receives tokens that are not JWTs; nil rejects them.
 	opaque  *issuer
 	metrics *Metrics
+	// chainMetrics are handed on to the chain's successors.
+	chainMetrics *ChainMetrics
+	// readiness says which issuers' keys gate ReadyChecks.
+	readiness v1alpha1.IssuerReadiness
+	// added are the issuers a successor built anew rather than carried over.
+	added []*issuer
 }
 
 var _ authenticator.Token = &Chain{}
 
-// chainMetrics are shared by every issuer.
-type chainMetrics struct {
+// ChainMetrics are the metrics of every chain one process builds: a hot
+// reload builds a new chain but registers nothing twice.
+type ChainMetrics struct {
+	chain    *Metrics
 	keys     *keyset.Metrics
 	upstream *upstream.Metrics
+	// reviews and callers are the two caches' metrics, labelled cache=.
+	reviews, callers *cache.Metrics
 }
 
-// New builds the chain for a validated cfg.
-func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Registerer) (*Chain, error) {
-	c := &Chain{issuers: map[string]*issuer{}, metrics: NewMetrics(reg)}
-	m := &chainMetrics{keys: keyset.NewMetrics(), upstream: upstream.NewMetrics(reg)}
+// NewChainMetrics registers the chain's metrics with reg.
+func NewChainMetrics(reg prometheus.Registerer) *ChainMetrics {
+	m := &ChainMetrics{
+		chain: NewMetrics(reg), keys: keyset.NewMetrics(), upstream: upstream.NewMetrics(reg),
+		reviews: cache.NewMetrics(cacheRegisterer(reg, "reviews")),
+		callers: cache.NewMetrics(cacheRegisterer(reg, "callers")),
+	}
 	reg.MustRegister(m.keys)
+	return m
+}
+
+// New builds the chain for a validated cfg. Start its key sets with Run.
+func New(ctx context.Context, cfg *v1alpha1.Configuration, m *ChainMetrics) (*Chain, error) {
+	return build(ctx, cfg, m, nil)
+}
+
+// Successor builds the chain for a reloaded, validated cfg. Issuers whose
+// configuration is unchanged are carried over with their key sets, their
+// upstream clients and breakers, so they serve on without a fetch. The
+// caches start empty: an answer cached under the old configuration may no
+// longer be the one the new configuration gives. Run the successor, then
+// Retire c.
+func (c *Chain) Successor(ctx context.Context, cfg *v1alpha1.Configuration) (*Chain, error) {
+	return build(ctx, cfg, c.chainMetrics, c)
+}
+
+func build(ctx context.Context, cfg *v1alpha1.Configuration, m *ChainMetrics, prev *Chain) (*Chain, error) {
+	c := &Chain{issuers: map[string]*issuer{}, metrics: m.chain, chainMetrics: m, readiness: cfg.Readiness.Issuers}
 	var candidates []route.Candidate
 	prefixes := map[string]string{}
 	for i := range cfg.Issuers {
-		is, err := newIssuer(ctx, &cfg.Issuers[i], cfg.DeniedGroups, m)
+		is, err := prev.reuseOrNewIssuer(ctx, &cfg.Issuers[i], cfg.DeniedGroups, m)
 		if err != nil {
 			return nil, err
 		}
 		c.issuers[is.name] = is
+		if prev != nil && prev.issuers[is.name] != is {
+			c.added = append(c.added, is)
+		}
 		candidates = append(candidates, is.candidate())
 		prefixes[is.name] = *cfg.Issuers[i].Mapping.Prefix
 	}
@@ -73,9 +109,9 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, reg prometheus.Regist
 	}
 	c.router, c.opaque = router, c.issuers[cfg.OpaqueTokenUpstream]
 	opts := cache.Options{SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration}
-	opts.MaxEntries, opts.Metrics = int(cfg.Cache.MaxEntries), cache.NewMetrics(cacheRegisterer(reg, "reviews"))
+	opts.MaxEntries, opts.Metrics = int(cfg.Cache.MaxEntries), m.reviews
 	c.cache = cache.New(c.authenticate, opts)
-	opts.MaxEntries, opts.Metrics = callerCacheEntries(cfg.Cache.MaxEntries), cache.NewMetrics(cacheRegisterer(reg, "callers"))
+	opts.MaxEntries, opts.Metrics = callerCacheEntries(cfg.Cache.MaxEntries), m.callers
 	c.callerCache = cache.New(c.authenticateCaller, opts)
 	return c, nil
 }
@@ -249,18 +285,40 @@ func outcomeOf(r cache.Result) string {
 	}
 }
 
-// ReadyChecks report, per issuer, whether its keys are loaded.
-func (c *Chain) ReadyChecks() []healthz.HealthChecker {
-	var checks []healthz.HealthChecker
-	for _, is := range c.issuers {
-		checks = append(checks, keysReady{is})
-	}
-	return checks
-}
-
-// Run keeps every key set fresh until ctx is done.
+// Run starts the key sets of the chain's issuers that are not running yet
+// (an issuer carried over from a predecessor already is); each keeps its
+// keys fresh until ctx is done or the chain that last holds it is retired.
 func (c *Chain) Run(ctx context.Context) {
 	for _, is := range c.issuers {
-		go is.keys.Run(ctx)
+		is.start(ctx)
+	}
+}
+
+// AwaitAddedKeys waits until every issuer a successor added or changed has
+// tried to load its keys once, or ctx is done. Run the chain first. Swapping
+// to the chain after it means a changed issuer's tokens do not meet an empty
+// key set; an issuer whose first fetch fails is not waited for longer.
+func (c *Chain) AwaitAddedKeys(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if !slices.ContainsFunc(c.added, func(is *issuer) bool { return !is.keys.Attempted() }) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Retire stops the key sets of c's issuers that next did not carry over.
+// Reviews still running on c keep the keys they have.
+func (c *Chain) Retire(next *Chain) {
+	for name, is := range c.issuers {
+		if next == nil || next.issuers[name] != is {
+			is.stop()
+		}
 	}
 }

@@ -251,7 +251,7 @@ func newChain(t testing.TB, cfg *v1alpha1.Configuration) *Chain {
 	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
 		t.Fatalf("invalid test config: %v", errs.ToAggregate())
 	}
-	c, err := New(context.Background(), cfg, prometheus.NewRegistry())
+	c, err := New(context.Background(), cfg, NewChainMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -3,7 +3,10 @@ package authn
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -47,9 +50,65 @@ type issuer struct {
 	upstream  *upstream.Client
 	policy    v1alpha1.UpstreamPolicy
 	typ       v1alpha1.IssuerType
+
+	// cfg and denied are what the issuer was built from: a reload carries
+	// the issuer over only when both are unchanged.
+	cfg    *v1alpha1.Issuer
+	denied []string
+	// gates says the issuer was in the configuration tokenfed started with,
+	// so its keys may gate readiness (v1alpha1.Readiness).
+	gates bool
+	lifecycle
 }
 
-func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, m *chainMetrics) (*issuer, error) {
+// lifecycle runs an issuer's key set once, from the first chain that
+// holds it until the last one that does is retired.
+type lifecycle struct {
+	startOnce sync.Once
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	stopped   bool
+}
+
+func (is *issuer) start(ctx context.Context) {
+	is.startOnce.Do(func() {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		if is.stopped {
+			return
+		}
+		ctx, is.cancel = context.WithCancel(ctx)
+		go is.keys.Run(ctx)
+	})
+}
+
+func (is *issuer) stop() {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.stopped = true
+	if is.cancel != nil {
+		is.cancel()
+	}
+}
+
+// reuseOrNewIssuer returns c's issuer of the same name when cfg and the
+// global denied groups are unchanged, and a new issuer otherwise. A nil c
+// (the first chain) builds every issuer new, and those gate readiness.
+func (c *Chain) reuseOrNewIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, m *ChainMetrics) (*issuer, error) {
+	if c != nil {
+		if old := c.issuers[cfg.Name]; old != nil && reflect.DeepEqual(old.cfg, cfg) && slices.Equal(old.denied, globalDenied) {
+			return old, nil
+		}
+	}
+	is, err := newIssuer(ctx, cfg, globalDenied, m)
+	if err != nil {
+		return nil, err
+	}
+	is.gates = c == nil
+	return is, nil
+}
+
+func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string, m *ChainMetrics) (*issuer, error) {
 	keys, err := newKeySet(cfg, m.keys)
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", cfg.Name, err)
@@ -58,6 +117,7 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 		name: cfg.Name, urls: issuerURLs(cfg), keys: keys, static: cfg.StaticKeys != nil, keyIDs: map[string]bool{},
 		mapper:    mapping.New(cfg.Name, mapping.Kind(cfg.Type), *cfg.Mapping.Prefix, append(cfg.Mapping.DeniedGroups, globalDenied...), cfg.Mapping.DeniedUsernames),
 		audiences: cfg.Audiences, policy: v1alpha1.UpstreamNever, typ: cfg.Type,
+		cfg: cfg, denied: slices.Clone(globalDenied),
 	}
 	if cfg.Upstream != nil {
 		is.policy = cfg.Upstream.Policy

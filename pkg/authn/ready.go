@@ -1,12 +1,17 @@
 package authn
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apiserver/pkg/server/healthz"
 
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 )
 
@@ -58,4 +63,57 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// ReadyChecks report, per issuer in name order, whether its keys are
+// loaded; they never gate. With readiness.issuers any or all, one more
+// check, issuer-keys, gates on the issuers tokenfed started with.
+func (c *Chain) ReadyChecks() []healthz.HealthChecker {
+	var checks []healthz.HealthChecker
+	var gating []*issuer
+	for _, name := range slices.Sorted(maps.Keys(c.issuers)) {
+		is := c.issuers[name]
+		checks = append(checks, keysReady{is})
+		if is.gates {
+			gating = append(gating, is)
+		}
+	}
+	if c.readiness == v1alpha1.IssuerReadinessAny || c.readiness == v1alpha1.IssuerReadinessAll {
+		checks = append(checks, issuersGate{mode: c.readiness, issuers: gating})
+	}
+	return checks
+}
+
+// issuersGate is readiness.issuers any or all: it passes once any or all of
+// the gating issuers have loaded keys at least once. Loaded once is enough:
+// stale keys still verify, and a pod must not leave its Service because an
+// issuer it already knows went down.
+type issuersGate struct {
+	mode    v1alpha1.IssuerReadiness
+	issuers []*issuer
+}
+
+var _ healthz.HealthChecker = issuersGate{}
+
+func (g issuersGate) Name() string { return "issuer-keys" }
+
+func (g issuersGate) Check(*http.Request) error {
+	var missing []string
+	for _, is := range g.issuers {
+		if !is.keys.EverLoaded() {
+			missing = append(missing, is.name)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return nil
+	case g.mode == v1alpha1.IssuerReadinessAny && len(missing) < len(g.issuers):
+		return nil
+	}
+	return errors.New("readiness.issuers is " + string(g.mode) + "; keys never loaded: " + strings.Join(missing, ", "))
+}
+
+// Detail is shown by /readyz?verbose.
+func (g issuersGate) Detail() string {
+	return fmt.Sprintf("readiness.issuers %s, over the %d %s configured at start", g.mode, len(g.issuers), plural(len(g.issuers), "issuer", "issuers"))
 }

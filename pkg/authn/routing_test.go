@@ -218,7 +218,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			cfg := federation(t)
 			tc.mutate(cfg)
 			v1alpha1.SetDefaults(cfg)
-			if _, err := New(context.Background(), cfg, prometheus.NewRegistry()); err == nil {
+			if _, err := New(context.Background(), cfg, NewChainMetrics(prometheus.NewRegistry())); err == nil {
 				t.Errorf("got no error, want one")
 			}
 		})

@@ -191,7 +191,7 @@ func newAdvEnv(t testing.TB, mutate func(*v1alpha1.Configuration)) *advEnv {
 		t.Fatalf("invalid test config: %v", errs.ToAggregate())
 	}
 	reg := prometheus.NewRegistry()
-	chain, err := authn.New(context.Background(), cfg, reg)
+	chain, err := authn.New(context.Background(), cfg, authn.NewChainMetrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

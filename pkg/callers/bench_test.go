@@ -48,7 +48,7 @@ func benchChain(b *testing.B, key *rsa.PrivateKey) *authn.Chain {
 	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
 		b.Fatal(errs.ToAggregate())
 	}
-	c, err := authn.New(context.Background(), cfg, prometheus.NewRegistry())
+	c, err := authn.New(context.Background(), cfg, authn.NewChainMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		b.Fatal(err)
 	}

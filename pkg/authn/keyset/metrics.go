@@ -11,8 +11,10 @@ import (
 // issuer names from configuration only, never token data.
 //
 // Age and staleness are computed at scrape time from each running key set's
-// Status, so they cannot lag behind. Issuer names must be unique among the
-// key sets sharing one Metrics.
+// Status, so they cannot lag behind. One key set per issuer name is
+// reported, the one that started running last: a hot reload that changes an
+// issuer runs the new key set before it stops the old one, and a registry
+// refuses two series with the same labels.
 type Metrics struct {
 	fetches *prometheus.CounterVec
 	age     *prometheus.Desc
@@ -20,7 +22,7 @@ type Metrics struct {
 	dropped *prometheus.Desc
 
 	mu   sync.Mutex
-	sets map[*KeySet]struct{}
+	sets map[string]*KeySet
 }
 
 var _ prometheus.Collector = (*Metrics)(nil)
@@ -40,7 +42,7 @@ func NewMetrics() *Metrics {
 			"Keys of the last document read that were refused, by reason. "+
 				"When no key is left the fetch fails; readiness details name each key.",
 			[]string{"issuer", "reason"}, nil),
-		sets: map[*KeySet]struct{}{},
+		sets: map[string]*KeySet{},
 	}
 }
 
@@ -57,9 +59,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.fetches.Collect(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k := range m.sets {
+	for name, k := range m.sets {
 		st := k.Status()
-		name := k.opts.IssuerName
 		if !st.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(m.age, prometheus.GaugeValue, st.Age.Seconds(), name)
 		}
@@ -97,7 +98,7 @@ func (m *Metrics) add(k *KeySet) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sets[k] = struct{}{}
+	m.sets[k.opts.IssuerName] = k
 }
 
 func (m *Metrics) remove(k *KeySet) {
@@ -106,5 +107,7 @@ func (m *Metrics) remove(k *KeySet) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.sets, k)
+	if m.sets[k.opts.IssuerName] == k {
+		delete(m.sets, k.opts.IssuerName)
+	}
 }

@@ -83,3 +83,15 @@ func (k *KeySet) failedRecently() bool {
 	defer k.mu.Unlock()
 	return k.lastErr != "" && k.clock.Since(k.lastFailure) <= k.opts.MinRefresh+k.opts.FetchTimeout
 }
+
+// Attempted reports whether the set has loaded keys or failed to at least
+// once: inline keys count as loaded from the start. A hot reload waits for
+// it before it serves a new issuer.
+func (k *KeySet) Attempted() bool {
+	if k.EverLoaded() || k.src == nil {
+		return true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lastErr != ""
+}

@@ -46,6 +46,7 @@ func SetDefaults(c *Configuration) {
 		setIssuerDefaults(&c.Issuers[i])
 	}
 	setCallerDefaults(&c.Callers)
+	setReadinessDefaults(&c.Readiness)
 }
 
 func setCallerDefaults(c *Callers) {

@@ -43,6 +43,9 @@ type Configuration struct {
 	// endpoints (/metrics, /readyz?verbose, /debug/pprof). See
 	// docs/callers.md.
 	Callers Callers `json:"callers"`
+
+	// Readiness says whether issuers' keys gate /readyz.
+	Readiness Readiness `json:"readiness"`
 }
 
 // Callers configures caller authentication and authorization.

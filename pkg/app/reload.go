@@ -1,0 +1,91 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+)
+
+// maxKeyWait bounds how long a reload waits for added issuers' first key
+// fetch before it swaps: an unreachable new issuer must not hold back the
+// rest of the change.
+const maxKeyWait = 10 * time.Second
+
+// apply makes cfg the configuration in force (configreload.Options.Apply).
+// Issuers whose configuration is unchanged carry on with their keys, and
+// added or changed issuers get one try to load keys before the swap, so no
+// review meets an empty key set. Reviews in flight finish on the
+// configuration they started with. The listener's settings are fixed at
+// start: a change to them is logged and waits for a restart.
+func (a *App) apply(ctx context.Context, cfg *v1alpha1.Configuration) error {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	logger := klog.FromContext(ctx)
+	prev := a.current.Load()
+	chain, err := prev.chain.Successor(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	gen, err := a.generation(cfg, chain)
+	if err != nil {
+		return err
+	}
+	chain.Run(a.runCtx)
+	waitCtx, cancel := context.WithTimeout(ctx, maxKeyWait)
+	err = chain.AwaitAddedKeys(waitCtx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		chain.Retire(prev.chain) // stops what the successor added
+		return fmt.Errorf("reload interrupted: %w", ctx.Err())
+	}
+	a.current.Store(gen)
+	prev.chain.Retire(chain)
+	added, removed, changed := issuerChanges(prev.cfg, cfg)
+	logger.Info("configuration applied", "issuersAdded", added, "issuersRemoved", removed, "issuersChanged", changed)
+	if listenerChanged(&prev.cfg.Server, &cfg.Server) {
+		logger.Info("listener settings changed (server.bindAddress, securePort, TLS files, clientCAFile or timeouts); they apply at the next restart")
+	}
+	return nil
+}
+
+// issuerChanges names the issuers cfg adds, removes and changes against
+// prev, for the log.
+func issuerChanges(prev, cfg *v1alpha1.Configuration) (added, removed, changed []string) {
+	before, after := issuersByName(prev), issuersByName(cfg)
+	for _, name := range slices.Sorted(maps.Keys(after)) {
+		old, ok := before[name]
+		switch {
+		case !ok:
+			added = append(added, name)
+		case !reflect.DeepEqual(old, after[name]):
+			changed = append(changed, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(before)) {
+		if _, ok := after[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	return added, removed, changed
+}
+
+func issuersByName(cfg *v1alpha1.Configuration) map[string]*v1alpha1.Issuer {
+	m := map[string]*v1alpha1.Issuer{}
+	for i := range cfg.Issuers {
+		m[cfg.Issuers[i].Name] = &cfg.Issuers[i]
+	}
+	return m
+}
+
+// listenerChanged: the listener, its TLS files and the client CA are set up
+// once; the rest of server (maxRequestBodyBytes) applies at once.
+func listenerChanged(prev, next *v1alpha1.Server) bool {
+	return serverOptions(prev) != serverOptions(next) || prev.ClientCAFile != next.ClientCAFile
+}
