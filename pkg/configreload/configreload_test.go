@@ -134,7 +134,9 @@ func TestReloadSurvivesMissingFile(t *testing.T) {
 
 func TestReloadKeepsConfigWhenApplyFails(t *testing.T) {
 	f := newFixture(t, "one")
-	f.w.opts.Apply = func(context.Context, *v1alpha1.Configuration) error { return errors.New("routing: two issuers claim kid k1") }
+	f.w.opts.Apply = func(context.Context, *v1alpha1.Configuration) error {
+		return errors.New("routing: two issuers claim kid k1")
+	}
 	f.write(t, "two")
 	f.w.Poll(context.Background())
 	if f.gauge(t) != 0 || !strings.Contains(errString(f.w.Check().Check(nil)), "two issuers claim kid k1") {
