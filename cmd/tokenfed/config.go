@@ -60,18 +60,28 @@ func configNoArgs(cmd *cobra.Command, args []string) error {
 
 func newConfigValidateCommand() *cobra.Command {
 	var path string
+	var checkFiles bool
 	cmd := &cobra.Command{
-		Use:   "validate --config FILE",
+		Use:   "validate --config FILE [--check-files]",
 		Short: "Validate a configuration file and print every error with its field path",
 		Long: `Validate a configuration file and print every error with its field path:
 YAML syntax (with the line), unknown and duplicate fields, values of the
 wrong type, bad durations, and every rule of the configuration, those of
 kube-apiserver's JWT authenticator (CEL included) for OIDC issuers.
 
+The files the configuration names are not opened: a configuration is often
+checked on another machine than the one it runs on. With --check-files,
+they are: the serving certificate and its key (a matching pair, within its
+validity), CA bundles (PEM certificates), bearer token files (readable, not
+empty), client certificates, static key files (keys tokenfed can use) and
+kubeconfigs (as tokenfed loads them). Relative paths are relative to the
+current directory, as for tokenfed serve.
+
 Exit status: 0 valid, 1 invalid (every error on standard error), 2 the
 question could not be asked (bad flags or arguments, the file cannot be
 read).`,
-		Example: `  tokenfed config validate --config /etc/tokenfed/config.yaml`,
+		Example: `  tokenfed config validate --config /etc/tokenfed/config.yaml
+  tokenfed config validate --config /etc/tokenfed/config.yaml --check-files`,
 		Args: configNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -81,14 +91,23 @@ read).`,
 			if err != nil {
 				return err
 			}
-			if len(c.errs) > 0 {
-				return invalidConfig(path, c.errs)
+			errs := c.errs
+			if checkFiles {
+				errs = append(errs, notUnder(checkConfigFiles(c.cfg), errs)...)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), path+" is valid")
+			if len(errs) > 0 {
+				return invalidConfig(path, errs)
+			}
+			msg := path + " is valid"
+			if checkFiles {
+				msg += ", and the files it names are usable"
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), msg)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "path of the configuration file (required)")
+	cmd.Flags().BoolVar(&checkFiles, "check-files", false, "also check that every file the configuration names exists and is usable")
 	return cmd
 }
 

@@ -222,6 +222,7 @@ func TestConfigValidateBinary(t *testing.T) {
 	}{
 		{[]string{"config", "validate", "--config", writeConfig(t, validConfig)}, 0},
 		{[]string{"config", "validate", "--config", writeConfig(t, brokenConfig)}, 1},
+		{[]string{"config", "validate", "--config", writeConfig(t, validConfig), "--check-files"}, 1},
 		{[]string{"config", "validate", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 2},
 		{[]string{"config", "validate"}, 2},
 		{[]string{"config", "defaults"}, 0},
