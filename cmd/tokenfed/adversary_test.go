@@ -43,7 +43,8 @@ func fakeServer(t *testing.T, answer func(http.ResponseWriter)) []string {
 // command name forgotten, a token that starts with "-" (read as
 // shorthand flags), a token as the value of a flag that refuses it, or as
 // the --token-file path: each is refused, with exit status 2 for review
-// (1 would say "not authenticated") and 1 for the others, and with words
+// (1 would say "not authenticated") and config (1 would say "invalid") and
+// 1 for the others, and with words
 // that name the flag or say what to do, never the argument.
 func TestNoCommandEchoesArguments(t *testing.T) {
 	jwt := mint(t, appAudience)
@@ -68,7 +69,9 @@ func TestNoCommandEchoesArguments(t *testing.T) {
 		{"help", []string{"help", jwt}, 0, ""},
 		{"webhook-kubeconfig", []string{"webhook-kubeconfig", "--server", "https://t", jwt}, 1, "takes no arguments"},
 		{"webhook-kubeconfig, the token as --embed-certs", []string{"webhook-kubeconfig", "--embed-certs=" + jwt}, 1, "invalid value for --embed-certs: want a bool"},
-		{"config validate", []string{"config", "validate", jwt}, 1, "takes no arguments"},
+		{"config validate", []string{"config", "validate", jwt}, exitConfigUsage, "takes no arguments"},
+		{"config, the token as the command", []string{"config", jwt}, exitConfigUsage, `unknown command; run "tokenfed config --help"`},
+		{"config validate, the token as --config", []string{"config", "validate", "--config", jwt}, exitConfigUsage, "--config: cannot read it: "},
 		{"serve", []string{"serve", jwt}, 1, "takes no arguments"},
 		{"serve, the token as --secure-port", []string{"serve", "--secure-port", jwt}, 1, "invalid value for --secure-port"},
 		{"version", []string{"version", jwt}, 1, "takes no arguments"},

@@ -18,12 +18,12 @@ var badConfigs = []struct {
 	{
 		name: "unknown field",
 		yaml: "apiVersion: tokenfed.io/v1alpha1\nkind: Configuration\nserver:\n  tlsCertFile: a\n  tlsPrivateKeyFile: b\n  securePorts: 9\n",
-		want: []string{`unknown field "server.securePorts"`},
+		want: []string{`server.securePorts: Forbidden: unknown field; did you mean "securePort"?`},
 	},
 	{
 		name: "duplicate field",
 		yaml: "apiVersion: tokenfed.io/v1alpha1\nkind: Configuration\nserver:\n  tlsCertFile: a\n  tlsCertFile: b\n",
-		want: []string{`"tlsCertFile" already set`},
+		want: []string{`server.tlsCertFile: Duplicate value: the key is on lines 4 and 5; give it once`},
 	},
 	{
 		name: "invalid values",

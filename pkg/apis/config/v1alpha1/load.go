@@ -1,17 +1,17 @@
 package v1alpha1
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
+	"strings"
 
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // LoadFile reads, strictly decodes and defaults a configuration file. It
 // does not validate: callers run Validate so that every error is reported.
+// When the file decodes with errors, the error is a *DecodeError that
+// lists every one of them with its field path.
 func LoadFile(path string) (*Configuration, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -24,31 +24,67 @@ func LoadFile(path string) (*Configuration, error) {
 	return cfg, nil
 }
 
-// Decode strictly decodes YAML or JSON: unknown fields and duplicate fields
-// are errors, because a misspelt security setting must not be ignored.
+// Decode strictly decodes YAML or JSON: unknown fields, duplicate fields,
+// values of the wrong type and bad durations are errors, because a
+// misspelt security setting must not be ignored. Any of them makes it
+// return a *DecodeError listing them all; a file that is not YAML at all
+// gives the parser's error, with its line.
 func Decode(data []byte) (*Configuration, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("empty configuration")
-	}
-	// YAMLToJSONStrict rejects duplicate keys; UnmarshalStrict then names
-	// every unknown field with its full path (e.g. server.securePorts).
-	jsonData, err := yaml.YAMLToJSONStrict(data)
+	cfg, errs, err := DecodePartial(data)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Configuration{}
-	strictErrs, err := kjson.UnmarshalStrict(jsonData, cfg, kjson.DisallowUnknownFields)
-	if err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		return nil, &DecodeError{Errors: errs}
 	}
-	if len(strictErrs) > 0 {
-		return nil, errors.Join(strictErrs...)
-	}
-	if want := GroupName + "/" + Version; cfg.APIVersion != want || cfg.Kind != Kind {
-		return nil, fmt.Errorf("apiVersion/kind is %q/%q, want %q/%q", cfg.APIVersion, cfg.Kind, want, Kind)
-	}
-	SetDefaults(cfg)
 	return cfg, nil
+}
+
+// DecodeError is every problem found decoding a configuration, each with
+// its field path.
+type DecodeError struct {
+	Errors field.ErrorList
+}
+
+func (e *DecodeError) Error() string {
+	return FormatErrors(e.Errors)
+}
+
+// FormatErrors says how many errors there are, then lists them one per
+// line, indented.
+func FormatErrors(errs field.ErrorList) string {
+	var b strings.Builder
+	if len(errs) == 1 {
+		b.WriteString("1 error:")
+	} else {
+		fmt.Fprintf(&b, "%d errors:", len(errs))
+	}
+	for _, e := range errs {
+		// A CEL compiler's message has lines of its own.
+		b.WriteString("\n  ")
+		b.WriteString(strings.ReplaceAll(e.Error(), "\n", "\n    "))
+	}
+	return b.String()
+}
+
+// DecodePartial decodes as much of data as it can. err is set, and cfg
+// nil, when data is not a configuration at all: empty, not YAML (the
+// error gives the line), several YAML documents, or not a mapping.
+// Otherwise errs lists every decoding problem with its field path (unknown
+// and duplicate fields, values of the wrong type, bad durations, a wrong
+// apiVersion or kind), and cfg holds every value that did decode, with
+// defaults set. A field in errs is left at its default in cfg, so Validate
+// can still check the rest; its own findings about such a field (or
+// anything under it) are better dropped, see Under.
+func DecodePartial(data []byte) (cfg *Configuration, errs field.ErrorList, err error) {
+	return decode(data)
+}
+
+// Under reports whether the error is about p or anything under it: a
+// field of p, or an element of it.
+func Under(e *field.Error, p string) bool {
+	f := e.Field
+	return f == p || strings.HasPrefix(f, p) && (f[len(p)] == '.' || f[len(p)] == '[')
 }
 
 // Defaulted returns a configuration with nothing but defaults.

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
@@ -35,8 +37,9 @@ func (is *Issuer) JWTAuthenticator() (apiserver.JWTAuthenticator, error) {
 
 // validateOIDC runs kube-apiserver's own JWTAuthenticator validation,
 // CEL compilation included, so `tokenfed config validate` reports a bad
-// expression instead of `serve` failing on it. Its paths are relative to
-// the JWTAuthenticator (claimMappings..., issuer.url) under the issuer's.
+// expression instead of `serve` failing on it. Its paths are those of the
+// JWTAuthenticator (issuer.url, claimMappings...), which tokenfed's file
+// does not have: they are mapped to the issuer's own fields, under p.
 func validateOIDC(is *Issuer, p *field.Path) field.ErrorList {
 	jwtAuth, err := is.JWTAuthenticator()
 	if err != nil {
@@ -44,7 +47,43 @@ func validateOIDC(is *Issuer, p *field.Path) field.ErrorList {
 	}
 	_, errs := apiservervalidation.CompileAndValidateJWTAuthenticator(authenticationcel.NewDefaultCompiler(), jwtAuth, nil)
 	for _, e := range errs {
-		e.Field = p.String() + "." + e.Field
+		internal := e.Field
+		e.Field = oidcPath(internal, p)
+		if strings.HasPrefix(internal, "issuer.") {
+			// Some details name the field too ("at least one
+			// issuer.audiences is required"). Those of claimMappings
+			// and the rules name them as tokenfed does.
+			e.Detail = strings.ReplaceAll(e.Detail, internal, e.Field)
+		}
 	}
 	return errs
+}
+
+// oidcFields maps the fields of kube-apiserver's Issuer that tokenfed
+// fills to the Issuer fields they come from. The others (discoveryURL,
+// certificateAuthority, egressSelectorType) are never set.
+var oidcFields = map[string]string{
+	"issuer.url":                 "url",
+	"issuer.audiences":           "audiences",
+	"issuer.audienceMatchPolicy": "audienceMatchPolicy",
+}
+
+// oidcPath maps a path of a JWTAuthenticator to tokenfed's path of the
+// same value under the issuer at p. claimMappings, claimValidationRules
+// and userValidationRules are tokenfed's fields of the same names, and
+// keep their paths.
+func oidcPath(internal string, p *field.Path) string {
+	for from, to := range oidcFields {
+		if internal == from || strings.HasPrefix(internal, from+"[") || strings.HasPrefix(internal, from+".") {
+			return p.Child(to).String() + internal[len(from):]
+		}
+	}
+	if rest, ok := strings.CutPrefix(internal, "issuer"); ok && (rest == "" || rest[0] == '.') {
+		// A field of the internal Issuer tokenfed has no counterpart for.
+		return p.String()
+	}
+	if internal == "" {
+		return p.String()
+	}
+	return p.String() + "." + internal
 }

@@ -165,7 +165,13 @@ func validateIssuer(is *Issuer, p *field.Path) field.ErrorList {
 	if is.Type != IssuerTypeOIDC {
 		allErrs = append(allErrs, validateOIDCOnly(is, p)...)
 	} else if len(is.Audiences) > 0 && is.URL != "" {
-		allErrs = append(allErrs, validateOIDC(is, p)...)
+		// kube-apiserver checks url, audiences and audienceMatchPolicy
+		// too: a field already in error is not reported twice.
+		for _, e := range validateOIDC(is, p) {
+			if !slices.ContainsFunc(allErrs, func(o *field.Error) bool { return o.Field == e.Field }) {
+				allErrs = append(allErrs, e)
+			}
+		}
 	}
 	if is.Upstream != nil {
 		allErrs = append(allErrs, validateUpstream(is.Upstream, p.Child("upstream"))...)
