@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -119,6 +120,7 @@ var defaultObjects = []string{
 	"ConfigMap/tokenfed-config", "Deployment/tokenfed",
 	"Issuer/tokenfed-ca-issuer", "Issuer/tokenfed-selfsigned",
 	"Namespace/tokenfed-system", "PodDisruptionBudget/tokenfed",
+	"PriorityClass/tokenfed-critical",
 	"Service/tokenfed", "ServiceAccount/tokenfed",
 }
 
@@ -161,7 +163,7 @@ func checkBuild(t *testing.T, ms []manifest, ns string, wantObjects []string) {
 	t.Helper()
 	var got []string
 	for _, m := range ms {
-		got = append(got, m.kind+"/"+withoutHash(m))
+		got = append(got, m.kind+"/"+m.name)
 		if err := checkManifest(m, ns); err != nil {
 			t.Errorf("%s %s: %v", m.kind, m.name, err)
 		}
@@ -171,19 +173,6 @@ func checkBuild(t *testing.T, ms []manifest, ns string, wantObjects []string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got objects %v, want %v", got, want)
 	}
-}
-
-// withoutHash drops the content hash kustomize appends to generated
-// ConfigMaps.
-func withoutHash(m manifest) string {
-	if m.kind != "ConfigMap" {
-		return m.name
-	}
-	i := strings.LastIndex(m.name, "-")
-	if i < 0 {
-		return m.name
-	}
-	return m.name[:i]
 }
 
 // checkManifest decodes m strictly and checks its namespace.
@@ -217,19 +206,7 @@ func TestDefaultWiring(t *testing.T) {
 	pod := &d.Spec.Template.Spec
 	c := &pod.Containers[0]
 	configPath := flagValue(c.Args, "--config")
-	configMount := mountAt(c, configPath)
-	configVolume := volume(pod, configMount.Name)
-	if configVolume.ConfigMap == nil {
-		t.Fatalf("volume %s: got no ConfigMap", configMount.Name)
-	}
-	cm := object[corev1.ConfigMap](t, ms, "ConfigMap", configVolume.ConfigMap.Name)
-	cfg, err := v1alpha1.Decode([]byte(cm.Data[configMount.SubPath]))
-	if err != nil {
-		t.Fatalf("ConfigMap %s key %q: %v", cm.Name, configMount.SubPath, err)
-	}
-	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
-		t.Fatalf("ConfigMap %s: got errors %v, want none", cm.Name, errs.ToAggregate())
-	}
+	cm, cfg := mountedConfig(t, ms, pod, c, configPath)
 	svc := object[corev1.Service](t, ms, "Service", "tokenfed")
 	serving := object[cmapi.Certificate](t, ms, "Certificate", "tokenfed-serving")
 	pdb := object[policyv1.PodDisruptionBudget](t, ms, "PodDisruptionBudget", "tokenfed")
@@ -238,9 +215,13 @@ func TestDefaultWiring(t *testing.T) {
 		what      string
 		got, want string
 	}{
-		{"config path", configPath, "/etc/tokenfed/config.yaml"},
+		{"config path", configPath, "/etc/tokenfed/config/config.yaml"},
+		// No hash suffix: editing the file updates this ConfigMap in place,
+		// and tokenfed reloads the mounted file.
+		{"ConfigMap name", cm.Name, "tokenfed-config"},
 		{"replicas", strconv.Itoa(int(ptrValue(d.Spec.Replicas))), "2"},
 		{"serviceAccountName", pod.ServiceAccountName, object[corev1.ServiceAccount](t, ms, "ServiceAccount", pod.ServiceAccountName).Name},
+		{"priorityClassName", pod.PriorityClassName, object[schedulingv1.PriorityClass](t, ms, "PriorityClass", pod.PriorityClassName).Name},
 		// cert-manager writes tls.crt, tls.key and the issuing CA as ca.crt.
 		{"tlsCertFile", secretFile(pod, c, cfg.Server.TLSCertFile), serving.Spec.SecretName + "/tls.crt"},
 		{"tlsPrivateKeyFile", secretFile(pod, c, cfg.Server.TLSPrivateKeyFile), serving.Spec.SecretName + "/tls.key"},
@@ -261,6 +242,68 @@ func TestDefaultWiring(t *testing.T) {
 	}
 }
 
+// TestDefaultDrains: a deleted pod keeps serving while it leaves the
+// Service's endpoints (a preStop sleep: the image has no shell), and the
+// grace period covers that sleep plus tokenfed's own shutdownGracePeriod.
+func TestDefaultDrains(t *testing.T) {
+	ms := build(t, "default")
+	d := object[appsv1.Deployment](t, ms, "Deployment", "tokenfed")
+	pod := &d.Spec.Template.Spec
+	c := &pod.Containers[0]
+	_, cfg := mountedConfig(t, ms, pod, c, flagValue(c.Args, "--config"))
+	v1alpha1.SetDefaults(cfg)
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+		t.Fatalf("got preStop %+v, want a sleep action", c.Lifecycle)
+	}
+	if c.Lifecycle.PreStop.Exec != nil {
+		t.Errorf("got a preStop exec, want none: the distroless image has no shell or sleep binary")
+	}
+	sleep := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	if sleep < 5*time.Second {
+		t.Errorf("got preStop sleep %s, want at least 5s for kube-proxy and load balancers to drop the pod", sleep)
+	}
+	grace := time.Duration(ptrValue(pod.TerminationGracePeriodSeconds)) * time.Second
+	if need := sleep + cfg.Server.ShutdownGracePeriod.Duration; grace <= need {
+		t.Errorf("got terminationGracePeriodSeconds %s, want more than preStop sleep %s + shutdownGracePeriod %s",
+			grace, sleep, cfg.Server.ShutdownGracePeriod.Duration)
+	}
+}
+
+// mountedConfig returns the ConfigMap that provides path in the container,
+// and the Configuration in it, which must validate. The ConfigMap must be
+// mounted as a directory: the kubelet never updates a subPath mount, and
+// tokenfed reloads its configuration when the file changes.
+func mountedConfig(t *testing.T, ms []manifest, pod *corev1.PodSpec, c *corev1.Container, path string) (*corev1.ConfigMap, *v1alpha1.Configuration) {
+	t.Helper()
+	m, key := mountHolding(c, path)
+	if m.Name == "" {
+		t.Fatalf("no volume mount holds %s", path)
+	}
+	if m.SubPath != "" {
+		t.Fatalf("volume mount %s: got subPath %q, want the ConfigMap mounted as a directory (a subPath file is never updated)", m.Name, m.SubPath)
+	}
+	v := volume(pod, m.Name)
+	if v.ConfigMap == nil {
+		t.Fatalf("volume %s: got no ConfigMap", m.Name)
+	}
+	if ptrValue(v.ConfigMap.Optional) {
+		t.Errorf("volume %s: got optional, want required: tokenfed cannot start without its configuration", m.Name)
+	}
+	cm := object[corev1.ConfigMap](t, ms, "ConfigMap", v.ConfigMap.Name)
+	data, ok := cm.Data[key]
+	if !ok {
+		t.Fatalf("ConfigMap %s: got no key %q", cm.Name, key)
+	}
+	cfg, err := v1alpha1.Decode([]byte(data))
+	if err != nil {
+		t.Fatalf("ConfigMap %s key %q: %v", cm.Name, key, err)
+	}
+	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
+		t.Fatalf("ConfigMap %s: got errors %v, want none", cm.Name, errs.ToAggregate())
+	}
+	return cm, cfg
+}
+
 // TestCertificateChain checks cert-manager's bootstrap: self-signed Issuer
 // -> CA Certificate -> CA Issuer -> serving Certificate.
 func TestCertificateChain(t *testing.T) {
@@ -273,6 +316,12 @@ func TestCertificateChain(t *testing.T) {
 	ca := certificateForSecret(t, ms, caIssuer.Spec.CA.SecretName)
 	if !ca.Spec.IsCA {
 		t.Errorf("Certificate %s: got isCA false, want true", ca.Name)
+	}
+	// Renewing the CA must keep its key: a new key is a new CA, which
+	// neither the members (for the serving certificate) nor tokenfed (for
+	// the callers' certificates) would trust yet.
+	if ca.Spec.PrivateKey == nil || ca.Spec.PrivateKey.RotationPolicy != cmapi.RotationPolicyNever {
+		t.Errorf("Certificate %s: got privateKey %+v, want rotationPolicy Never (cert-manager's default is Always)", ca.Name, ca.Spec.PrivateKey)
 	}
 	root := object[cmapi.Issuer](t, ms, "Issuer", ca.Spec.IssuerRef.Name)
 	if root.Spec.SelfSigned == nil {
@@ -379,13 +428,18 @@ func flagValue(args []string, name string) string {
 	return ""
 }
 
-func mountAt(c *corev1.Container, path string) corev1.VolumeMount {
+// mountHolding returns the volume mount path lies under, and path relative
+// to it.
+func mountHolding(c *corev1.Container, path string) (corev1.VolumeMount, string) {
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == path {
-			return m
+			return m, ""
+		}
+		if rel, err := filepath.Rel(m.MountPath, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return m, rel
 		}
 	}
-	return corev1.VolumeMount{}
+	return corev1.VolumeMount{}, ""
 }
 
 func volume(pod *corev1.PodSpec, name string) corev1.Volume {
