@@ -134,6 +134,7 @@ var builds = []struct {
 	wantObjects []string
 }{
 	{dir: "default", namespace: namespace, wantObjects: defaultObjects},
+	{dir: "external", namespace: namespace, wantObjects: defaultObjects},
 	{dir: "upstream-rbac", namespace: upstreamNamespace, wantObjects: []string{
 		"ClusterRole/tokenfed-upstream:create-tokenreviews",
 		"ClusterRoleBinding/tokenfed-upstream:create-tokenreviews",
@@ -154,6 +155,32 @@ func TestKustomizeBuilds(t *testing.T) {
 		t.Run(tt.dir, func(t *testing.T) {
 			checkBuild(t, build(t, tt.dir), tt.namespace, tt.wantObjects)
 		})
+	}
+}
+
+// TestEveryKustomizationIsTested: a kustomization added under config/ must
+// be listed in builds or components, or nothing would check it.
+func TestEveryKustomizationIsTested(t *testing.T) {
+	files, err := filepath.Glob("*/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := filepath.Glob("components/*/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bases that only the builds above include.
+	tested := []string{"manager", "certmanager", "rbac"}
+	for _, b := range builds {
+		tested = append(tested, b.dir)
+	}
+	for _, c := range components {
+		tested = append(tested, "components/"+c.name)
+	}
+	for _, f := range append(files, more...) {
+		if dir := filepath.Dir(f); !slices.Contains(tested, dir) {
+			t.Errorf("config/%s is tested nowhere: add it to builds (kustomize_test.go) or components (components_test.go)", dir)
+		}
 	}
 }
 
