@@ -1,7 +1,8 @@
 // Package manifests checks the kustomize manifests under config/ against a
 // real kube-apiserver (pkg/testing/controlplane): every kustomization and
 // every component passes `kubectl apply --dry-run=server` with no warning,
-// and applying and deleting them for real leaves the others alone.
+// as does the example overlay of docs/deploy.md, and applying and deleting
+// them for real leaves the others alone.
 //
 // The CRDs they need come from pinned Go modules, so no registry or
 // download site other than the Go module proxy is involved: cert-manager's

@@ -3,7 +3,9 @@ package manifests
 import (
 	"bytes"
 	"maps"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +27,7 @@ func TestServerSideDryRun(t *testing.T) {
 		targets["default+"+filepath.Base(comp)] = componentOverlay(t, comp)
 	}
 	targets["default+all components"] = componentOverlay(t, components...)
+	targets["deploy.md example overlay"] = docOverlay(t)
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
 		dir := targets[name]
 		t.Run(name, func(t *testing.T) {
@@ -71,4 +74,30 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// docOverlay writes the example overlay of docs/deploy.md ("Your
+// overlay"), with its paths to config/ made to work from a temporary
+// directory, and returns that directory.
+func docOverlay(t *testing.T) string {
+	t.Helper()
+	config := configDir(t)
+	doc, err := os.ReadFile(filepath.Join(config, "..", "docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n# deploy/tokenfed/kustomization.yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/deploy.md: got no yaml block starting with # deploy/tokenfed/kustomization.yaml")
+	}
+	dir := t.TempDir()
+	rel, err := filepath.Rel(dir, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := strings.ReplaceAll(string(m[1]), "../../config/", rel+"/")
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
