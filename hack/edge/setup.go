@@ -78,7 +78,7 @@ func (e *env) startHub(ctx context.Context) (err error) {
 func (e *env) tokenfedConfig() v1alpha1.Configuration {
 	hub := federation.HubIssuer("hub", e.hub)
 	// The demo's upstream credential is the hub's admin; a real one is a
-	// ServiceAccount with system:auth-delegator (config/upstream-rbac).
+	// ServiceAccount that may only create TokenReviews (config/upstream-rbac).
 	hub.Upstream = &v1alpha1.Upstream{Kubeconfig: e.hub.Kubeconfig, Policy: v1alpha1.UpstreamWhenBound}
 	return v1alpha1.Configuration{
 		Issuers: []v1alpha1.Issuer{hub},

@@ -72,7 +72,7 @@ var errNoContextualLogging = errors.New("contextual logging is disabled, so clie
 type Options struct {
 	IssuerName string
 	// Config reaches the issuing cluster; its user needs `create
-	// tokenreviews` (ClusterRole system:auth-delegator).
+	// tokenreviews` (config/upstream-rbac grants only that).
 	Config *rest.Config
 	// Timeout bounds one review.
 	Timeout time.Duration
