@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
@@ -132,28 +129,9 @@ func tokenOf(t *testing.T, cp *controlplane.ControlPlane, sa string) string {
 	return token
 }
 
-// editConfig rewrites the config file as the kubelet updates a ConfigMap
-// volume: the new content is written aside and renamed into place, so
-// tokenfed never reads half a file.
 func editConfig(t *testing.T, p *tokenfedproc.Process, edit func(*v1alpha1.Configuration)) {
 	t.Helper()
-	data, err := os.ReadFile(p.ConfigFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg v1alpha1.Configuration
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	edit(&cfg)
-	if data, err = yaml.Marshal(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(filepath.Dir(p.ConfigFile), ".tokenfed.yaml.new")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, p.ConfigFile); err != nil {
+	if err := p.EditConfig(edit); err != nil {
 		t.Fatal(err)
 	}
 }

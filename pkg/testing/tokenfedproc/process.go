@@ -46,6 +46,9 @@ type Options struct {
 	Args []string
 	// Stdout/Stderr receive the process output; default: Dir/tokenfed.log.
 	Output *os.File
+	// WaitPath is what Start polls until it answers 200: /readyz by
+	// default; /livez for a process that is meant to stay unready.
+	WaitPath string
 }
 
 // Process is a running tokenfed.
@@ -79,7 +82,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err := p.start(bin, opts); err != nil {
 		return nil, err
 	}
-	if err := p.WaitReady(ctx, 30*time.Second); err != nil {
+	if err := p.waitFor(ctx, opts.WaitPath, 30*time.Second); err != nil {
 		p.Stop()
 		return nil, err
 	}
@@ -155,6 +158,13 @@ func (p *Process) start(bin string, opts Options) error {
 // WaitReady polls /readyz until it answers 200, the process exits, or the
 // timeout passes.
 func (p *Process) WaitReady(ctx context.Context, timeout time.Duration) error {
+	return p.waitFor(ctx, "/readyz", timeout)
+}
+
+func (p *Process) waitFor(ctx context.Context, path string, timeout time.Duration) error {
+	if path == "" {
+		path = "/readyz"
+	}
 	client := p.Client()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -165,14 +175,37 @@ func (p *Process) WaitReady(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		if resp, err := client.Get(p.URL + "/readyz"); err == nil {
+		if resp, err := client.Get(p.URL + path); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
 	}
-	return fmt.Errorf("tokenfed not ready after %s\n%s", timeout, p.LogTail(30))
+	return fmt.Errorf("tokenfed's %s not 200 after %s\n%s", path, timeout, p.LogTail(30))
+}
+
+// EditConfig rewrites the config file as the kubelet updates a ConfigMap
+// volume: the new content is written aside and renamed into place, so
+// tokenfed never reads half a file.
+func (p *Process) EditConfig(edit func(*v1alpha1.Configuration)) error {
+	data, err := os.ReadFile(p.ConfigFile)
+	if err != nil {
+		return err
+	}
+	var cfg v1alpha1.Configuration
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return err
+	}
+	edit(&cfg)
+	if data, err = yaml.Marshal(&cfg); err != nil {
+		return err
+	}
+	tmp := p.ConfigFile + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p.ConfigFile)
 }
 
 // Client is an HTTPS client that trusts the dev CA and presents the dev
