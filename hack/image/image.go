@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -150,10 +151,29 @@ func writeLayout(dir string, idx v1.ImageIndex, version string) error {
 	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": version})); err != nil {
 		return fmt.Errorf("writing the OCI layout: %w", err)
 	}
+	if err := readableByAll(tmp); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dir)
+}
+
+// readableByAll makes the layout's files 0644 and directories 0755:
+// go-containerregistry writes blobs 0600 and index.json 0755, and a push
+// run as another user (skopeo in a container, a CI step) must read them.
+func readableByAll(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(path, mode)
+	})
 }
 
 // writeArchive writes img as a docker-archive tagged REPOSITORY:VERSION,
