@@ -9,7 +9,7 @@ ifeq ($(origin VERSION),undefined)
 VERSION  := $(shell ./hack/version.sh)
 endif
 ifeq ($(origin COMMIT),undefined)
-COMMIT   := $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT   := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 endif
 # The image's creation time and file times: the commit's, so that the same
 # commit builds the same image (https://reproducible-builds.org/specs/source-date-epoch/).
