@@ -10,6 +10,11 @@
 # v0.1.0-3-g<sha> would name a build after the release it has moved past,
 # and a clone without tags would describe itself as a bare hash. Every form
 # is a valid semver and a valid image tag (no "+").
+#
+# So after tagging a release, set VERSION to the next one (with a new
+# CHANGELOG.md entry and config/default's newTag, which test/image keeps
+# equal): until then, later commits build as development builds of the
+# release they follow.
 set -eu
 cd "$(dirname "$0")/.."
 next=$(cat VERSION)
