@@ -8,8 +8,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time by the Makefile, with -ldflags
+// "-X main.version=... -X main.commit=..." (see hack/version.sh for how the
+// version is chosen). A plain `go build` leaves them empty; the version is
+// then "dev" and the commit is Go's own VCS stamp, if it made one.
+var version, commit string
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
@@ -17,14 +20,37 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the version",
 		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "tokenfed %s (%s, %s/%s, k8s.io/apiserver %s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, moduleVersion("k8s.io/apiserver"))
+			info, _ := debug.ReadBuildInfo()
+			fmt.Fprintf(cmd.OutOrStdout(), "tokenfed %s (commit %s, %s, %s/%s, k8s.io/apiserver %s)\n",
+				orDefault(version, "dev"), buildCommit(info), runtime.Version(), runtime.GOOS, runtime.GOARCH, moduleVersion(info, "k8s.io/apiserver"))
 		},
 	}
 }
 
-func moduleVersion(path string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
+// buildCommit is the commit the Makefile injected or, for a `go build` in
+// a git checkout (without -buildvcs=false), the one Go stamped, marked
+// "+dirty" when the tree had changes.
+func buildCommit(info *debug.BuildInfo) string {
+	if commit != "" {
+		return commit
+	}
+	if info == nil {
+		return "unknown"
+	}
+	rev, dirty := "unknown", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	return rev + dirty
+}
+
+func moduleVersion(info *debug.BuildInfo, path string) string {
+	if info == nil {
 		return "unknown"
 	}
 	for _, m := range info.Deps {
@@ -33,4 +59,11 @@ func moduleVersion(path string) string {
 		}
 	}
 	return "unknown"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

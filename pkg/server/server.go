@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	cmtls "github.com/cert-manager/cert-manager/pkg/server/tls"
-	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 )
 
@@ -22,8 +20,9 @@ import (
 type Options struct {
 	BindAddress string
 	Port        int32
-	// CertFile and KeyFile are polled every CertReloadInterval (cert-manager
-	// rewrites them in place when it renews).
+	// CertFile and KeyFile are watched, and polled every CertReloadInterval
+	// (zero: watched only): cert-manager and the kubelet swap them in place
+	// when the certificate is renewed.
 	CertFile, KeyFile  string
 	CertReloadInterval time.Duration
 
@@ -36,7 +35,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	handler http.Handler
-	certs   *cmtls.FileCertificateSource
+	certs   *servingCert
 }
 
 // New returns a server for handler.
@@ -44,24 +43,27 @@ func New(opts Options, handler http.Handler) *Server {
 	return &Server{
 		opts:    opts,
 		handler: handler,
-		certs:   &cmtls.FileCertificateSource{CertPath: opts.CertFile, KeyPath: opts.KeyFile, UpdateInterval: opts.CertReloadInterval},
+		certs:   newServingCert(opts.CertFile, opts.KeyFile, opts.CertReloadInterval),
 	}
 }
 
 // CertificateLoaded reports whether a serving certificate is available; it
-// backs a readiness check.
-func (s *Server) CertificateLoaded() bool { return s.certs.Healthy() }
+// backs a readiness check. Once one loaded it stays available: a renewal
+// that does not load leaves the last good pair in service.
+func (s *Server) CertificateLoaded() bool { return s.certs.loaded() }
 
 // Run serves until ctx is done, then shuts down gracefully. It returns an
-// error if the listener cannot start or the certificate never loads.
+// error if the listener cannot start or the certificate does not load
+// within firstLoadTimeout.
 func (s *Server) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
-	certCtx, stopCerts := context.WithCancel(logr.NewContext(context.WithoutCancel(ctx), logger))
-	defer stopCerts()
-	go s.watchCertificates(certCtx)
-	if err := s.waitForCertificate(ctx); err != nil {
+	if err := s.certs.load(ctx); err != nil {
 		return err
 	}
+	// Reloads continue through the graceful shutdown, which outlasts ctx.
+	certCtx, stopCerts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCerts()
+	s.certs.watch(certCtx)
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(int(s.opts.Port))))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -96,30 +98,6 @@ func (s *Server) shutdown(srv *http.Server, ln net.Listener, conns *connTracker,
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	logger.Info("shut down cleanly")
-	return nil
-}
-
-func (s *Server) watchCertificates(ctx context.Context) {
-	if err := s.certs.Start(ctx); err != nil {
-		// The last good certificate keeps being served; readiness reports it.
-		klog.FromContext(ctx).Error(err, "serving certificate is no longer reloaded")
-	}
-}
-
-// waitForCertificate gives the first read of the files a moment, so that a
-// bad path fails the start with a clear error instead of TLS alerts.
-func (s *Server) waitForCertificate(ctx context.Context) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.certs.Healthy() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("serving certificate %s / key %s could not be loaded (see the log)", s.opts.CertFile, s.opts.KeyFile)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	return nil
 }
 
