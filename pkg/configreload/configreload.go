@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -100,7 +99,7 @@ func (w *Watcher) Run(ctx context.Context, now <-chan struct{}) {
 // Poll reads the file once and applies its content if it is new.
 func (w *Watcher) Poll(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithValues("path", w.opts.Path)
-	data, err := os.ReadFile(w.opts.Path)
+	data, err := v1alpha1.ReadFile(w.opts.Path)
 	if err != nil {
 		// A ConfigMap update swaps the file under us; a read that fails now
 		// is retried at the next tick, and the running config is untouched.

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -149,4 +151,57 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// The file is read bounded, and only when it is a regular file: a file
+// swapped for a huge one, /dev/zero or a FIFO is refused (the last good
+// configuration keeps serving), never read into memory whole or waited on
+// forever.
+func TestReloadRefusesWhatIsNotASmallRegularFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, path string)
+	}{
+		{"larger than the limit", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, make([]byte, v1alpha1.MaxConfigFileBytes+1), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Skip(err)
+			}
+		}},
+		{"device", func(t *testing.T, path string) {
+			if err := os.Symlink("/dev/zero", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "one")
+			if err := os.Remove(f.path); err != nil {
+				t.Fatal(err)
+			}
+			tc.make(t, f.path)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				f.w.Poll(context.Background())
+			}()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Poll did not return")
+			}
+			if len(f.applied) != 0 {
+				t.Errorf("applied %d configurations, want none", len(f.applied))
+			}
+			if err := f.w.Check().Check(nil); err == nil {
+				t.Errorf("check passes, want the refusal shown")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
 }
