@@ -369,3 +369,26 @@ func TestConfigValidateRefusesSpecialFiles(t *testing.T) {
 		})
 	}
 }
+
+// Validation refuses a credential pasted into any field that names a file,
+// every one of them (pasted into all at once here), without repeating it.
+func TestValidateRefusesCredentialsInEveryPathField(t *testing.T) {
+	want := pathFields(reflect.TypeFor[v1alpha1.Configuration](), "")
+	slices.Sort(want)
+	const secret = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+	cfg := &v1alpha1.Configuration{}
+	fill(reflect.ValueOf(cfg).Elem(), secret)
+	var refused []string
+	for _, e := range v1alpha1.Validate(cfg) {
+		if strings.Contains(e.Error(), "bm90IGEga2V5") {
+			t.Errorf("the error repeats the credential: %s", e)
+		}
+		if strings.Contains(e.Detail, "looks like a credential") {
+			refused = append(refused, listIndex.ReplaceAllString(e.Field, "[*]"))
+		}
+	}
+	slices.Sort(refused)
+	if !slices.Equal(refused, want) {
+		t.Errorf("a credential is refused at %q, want at every path field: %q", refused, want)
+	}
+}
