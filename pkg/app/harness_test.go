@@ -145,3 +145,11 @@ func configYAML(t *testing.T, cfg v1alpha1.Configuration) string {
 	}
 	return string(data)
 }
+
+// writeConfigFile replaces the watched configuration file with yaml.
+func (a *App) writeConfigFile(t *testing.T, yaml string) {
+	t.Helper()
+	if err := os.WriteFile(a.opts.Reload.Path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
