@@ -31,6 +31,7 @@ func TestReloadAppliesOnceANamedFileAppears(t *testing.T) {
 	a.writeConfigFile(t, configYAML(t, cfg))
 	ctx := context.Background()
 	a.reload.Poll(ctx)
+	a.reload.Poll(ctx) // read twice: settled
 	if err := a.reload.Check().Check(nil); err == nil {
 		t.Fatal("a configuration naming a missing CA file was applied")
 	}

@@ -73,6 +73,9 @@ type Watcher struct {
 	// changes, because the kubelet updates a Secret volume apart from the
 	// ConfigMap's, and a file the new content names may arrive after it.
 	retry bool
+	// pending is a new content read once, applied if the next read finds
+	// it again (see Poll).
+	pending string
 }
 
 // New returns a watcher whose running configuration came from
@@ -97,14 +100,25 @@ func (w *Watcher) Run(ctx context.Context, now <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			w.Poll(ctx)
 		case <-now:
+			w.poll(ctx, true)
 		}
-		w.Poll(ctx)
 	}
 }
 
-// Poll reads the file once and applies its content if it is new.
-func (w *Watcher) Poll(ctx context.Context) {
+// Poll reads the file once, and applies its content if it is new and
+// settled: read the same at the read before. A file written in place
+// (truncated, then written) can be read half-way, and a prefix of a
+// configuration is often a valid one that means something else; a content
+// that stays the same for an interval is a complete one. The kubelet swaps
+// a ConfigMap's files at once, so this only adds an interval to the minute
+// it takes.
+func (w *Watcher) Poll(ctx context.Context) { w.poll(ctx, false) }
+
+// poll is Poll; now (SIGHUP, sent once the file is written) applies a new
+// content without waiting for it to settle.
+func (w *Watcher) poll(ctx context.Context, now bool) {
 	logger := klog.FromContext(ctx).WithValues("path", w.opts.Path)
 	data, err := v1alpha1.ReadFile(w.opts.Path)
 	if err != nil {
@@ -114,13 +128,19 @@ func (w *Watcher) Poll(ctx context.Context) {
 		return
 	}
 	sum := digest(data)
-	if !w.changed(sum) && !w.retrying(sum) {
+	changed := w.changed(sum)
+	if !changed && !w.retrying(sum) && !w.settled(sum) {
 		return
 	}
 	if sum == w.appliedDigest() {
 		w.restored(logger)
 		return
 	}
+	if changed && !now {
+		w.settle(sum)
+		return
+	}
+	w.settle("")
 	cfg, err := w.opts.Load(data)
 	if err != nil {
 		w.refuse(logger, sum, err, false)
@@ -131,6 +151,21 @@ func (w *Watcher) Poll(ctx context.Context) {
 		return
 	}
 	w.accept(logger, sum)
+}
+
+// settle records sum as the new content to apply at the next read if it
+// is still there; "" forgets it.
+func (w *Watcher) settle(sum string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pending = sum
+}
+
+// settled reports whether sum is the new content read at the read before.
+func (w *Watcher) settled(sum string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending == sum
 }
 
 // retrying reports whether sum is a content Apply refused, to be tried
