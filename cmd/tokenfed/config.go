@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -184,7 +183,7 @@ type checkedConfig struct {
 // exit code: a file that cannot be read is a usage error, one that is no
 // configuration at all (not YAML, empty) an invalid one.
 func checkConfig(path string) (*checkedConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := v1alpha1.ReadFile(path)
 	if err != nil {
 		// Not the path: what is not a file may be anything pasted.
 		return nil, usageError(fmt.Errorf("--config: cannot read it: %w", withoutPath(err)))

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -66,7 +65,7 @@ func checkConfigFiles(cfg *v1alpha1.Configuration) field.ErrorList {
 
 // readFile reads a file the configuration names at p.
 func readFile(p *field.Path, name string) ([]byte, *field.Error) {
-	data, err := os.ReadFile(name)
+	data, err := v1alpha1.ReadFile(name)
 	if err != nil {
 		// The path is the value, already in the message.
 		return nil, field.Invalid(p, name, "cannot read it: "+withoutPath(err).Error())

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,5 +322,73 @@ func TestConfigValidateCheckFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// config validate reads the configuration and, with --check-files, the
+// files it names, bounded and only when they are regular files: a path
+// mistyped as /dev/zero or a FIFO is an error, not a hang or a memory
+// bomb.
+func TestConfigValidateRefusesSpecialFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, make([]byte, v1alpha1.MaxConfigFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"config /dev/zero", []string{"--config", "/dev/zero"}, "--config: cannot read it: is a device, not a regular file"},
+		{"config FIFO", []string{"--config", fifo}, "--config: cannot read it: is a FIFO, not a regular file"},
+		{"config too large", []string{"--config", big}, "--config: cannot read it: larger than"},
+		{"token /dev/zero", []string{"--check-files", "--config", writeConfig(t, strings.Replace(validConfig, "  upstream:\n", "  fetch:\n    bearerTokenFile: /dev/zero\n  upstream:\n", 1))},
+			`issuers[0].fetch.bearerTokenFile: Invalid value: "/dev/zero": cannot read it: is a device, not a regular file`},
+		{"CA FIFO", []string{"--check-files", "--config", writeConfig(t, strings.Replace(validConfig, "  upstream:\n", "  fetch:\n    caFile: "+fifo+"\n  upstream:\n", 1))},
+			`issuers[0].fetch.caFile: Invalid value: "` + fifo + `": cannot read it: is a FIFO, not a regular file`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan struct{})
+			var out string
+			go func() {
+				defer close(done)
+				_, _, out = runReview("", append([]string{"config", "validate"}, tc.args...)...)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("config validate did not return")
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("got\n%s\nwant %q in it", out, tc.want)
+			}
+		})
+	}
+}
+
+// Validation refuses a credential pasted into any field that names a file,
+// every one of them (pasted into all at once here), without repeating it.
+func TestValidateRefusesCredentialsInEveryPathField(t *testing.T) {
+	want := pathFields(reflect.TypeFor[v1alpha1.Configuration](), "")
+	slices.Sort(want)
+	const secret = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+	cfg := &v1alpha1.Configuration{}
+	fill(reflect.ValueOf(cfg).Elem(), secret)
+	var refused []string
+	for _, e := range v1alpha1.Validate(cfg) {
+		if strings.Contains(e.Error(), "bm90IGEga2V5") {
+			t.Errorf("the error repeats the credential: %s", e)
+		}
+		if strings.Contains(e.Detail, "looks like a credential") {
+			refused = append(refused, listIndex.ReplaceAllString(e.Field, "[*]"))
+		}
+	}
+	slices.Sort(refused)
+	if !slices.Equal(refused, want) {
+		t.Errorf("a credential is refused at %q, want at every path field: %q", refused, want)
 	}
 }

@@ -76,7 +76,7 @@ func (o *serveOptions) complete(fs *pflag.FlagSet) (*v1alpha1.Configuration, err
 		v1alpha1.SetDefaults(cfg)
 		return cfg, validateConfig(configName(o.configFile), cfg)
 	}
-	data, err := os.ReadFile(o.configFile)
+	data, err := v1alpha1.ReadFile(o.configFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}

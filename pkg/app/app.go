@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -54,12 +52,11 @@ type ReloadOptions struct {
 
 // App is a configured tokenfed.
 type App struct {
-	opts     Options
-	reg      *prometheus.Registry
-	metrics  metrics
-	server   *server.Server
-	clientCA *dynamiccertificates.DynamicFileCAContent
-	reload   *configreload.Watcher
+	opts    Options
+	reg     *prometheus.Registry
+	metrics metrics
+	server  *server.Server
+	reload  *configreload.Watcher
 
 	// current is the configuration in force; every request reads it once,
 	// so a request in flight finishes on the one it started with.
@@ -76,12 +73,13 @@ type metrics struct {
 	reviews *tokenreview.Metrics
 }
 
-// generation is one configuration in force: its chain, its caller gate and
-// the handler serving them.
+// generation is one configuration in force: its chain, its client CA,
+// its caller gate and the handler serving them.
 type generation struct {
-	cfg     *v1alpha1.Configuration
-	chain   *authn.Chain
-	handler http.Handler
+	cfg      *v1alpha1.Configuration
+	chain    *authn.Chain
+	clientCA *clientCA
+	handler  http.Handler
 }
 
 // New wires cfg. It fails on anything that would make serving pointless,
@@ -92,11 +90,9 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 	a := &App{opts: opts, reg: reg, metrics: metrics{
 		chain: authn.NewChainMetrics(reg), callers: callers.NewMetrics(reg), reviews: tokenreview.NewMetrics(reg),
 	}}
-	if cfg.Server.ClientCAFile != "" {
-		var err error
-		if a.clientCA, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.Server.ClientCAFile); err != nil {
-			return nil, fmt.Errorf("client CA: %w", err)
-		}
+	ca, err := newClientCA(cfg.Server.ClientCAFile)
+	if err != nil {
+		return nil, err
 	}
 	if r := opts.Reload; r != nil {
 		a.reload = configreload.New(configreload.Options{
@@ -107,7 +103,7 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 	if err != nil {
 		return nil, err
 	}
-	gen, err := a.generation(cfg, chain)
+	gen, err := a.generation(cfg, chain, ca)
 	if err != nil {
 		return nil, err
 	}
@@ -120,21 +116,21 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	a.current.Load().handler.ServeHTTP(w, r)
 }
 
-// generation builds the gate and the routes of cfg around chain.
-func (a *App) generation(cfg *v1alpha1.Configuration, chain *authn.Chain) (*generation, error) {
-	gate, err := a.gate(cfg, chain)
+// generation builds the gate and the routes of cfg around chain and ca.
+func (a *App) generation(cfg *v1alpha1.Configuration, chain *authn.Chain, ca *clientCA) (*generation, error) {
+	gate, err := a.gate(cfg, chain, ca)
 	if err != nil {
 		return nil, err
 	}
-	return &generation{cfg: cfg, chain: chain, handler: server.NewMux(a.routes(cfg, chain, gate))}, nil
+	return &generation{cfg: cfg, chain: chain, clientCA: ca, handler: server.NewMux(a.routes(cfg, chain, gate))}, nil
 }
 
 // gate builds caller authentication and authorization. Caller tokens are
 // reviewed by the same chain, so a caller's own token is cached like any.
-func (a *App) gate(cfg *v1alpha1.Configuration, chain *authn.Chain) (*callers.Gate, error) {
+func (a *App) gate(cfg *v1alpha1.Configuration, chain *authn.Chain, ca *clientCA) (*callers.Gate, error) {
 	cs := &cfg.Callers
 	opts := callers.GateOptions{
-		ClientCA: a.clientCAOptions, AllowAnonymous: cs.AllowAnonymous,
+		ClientCA: ca.verifyOptions, AllowAnonymous: cs.AllowAnonymous,
 		Authorization: cs.Authorization, Router: chain, Metrics: a.metrics.callers,
 	}
 	if t := cs.Tokens; t != nil {
@@ -190,23 +186,12 @@ func (a *App) routes(cfg *v1alpha1.Configuration, chain *authn.Chain, gate *call
 	}
 }
 
-func (a *App) clientCAOptions() (opts x509.VerifyOptions, ok bool) {
-	if a.clientCA == nil {
-		return opts, false
-	}
-	return a.clientCA.VerifyOptions()
-}
-
-var _ callers.VerifyOptionsFunc = (&App{}).clientCAOptions
-
 // Run serves until ctx is done.
 func (a *App) Run(ctx context.Context) error {
-	if a.clientCA != nil {
-		go a.clientCA.Run(ctx, 1)
-	}
 	a.applyMu.Lock()
 	a.runCtx = ctx
 	a.current.Load().chain.Run(ctx)
+	a.current.Load().clientCA.start(ctx)
 	a.applyMu.Unlock()
 	if a.reload != nil {
 		go a.reload.Run(ctx, a.opts.Reload.Now)

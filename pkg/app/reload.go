@@ -33,24 +33,35 @@ func (a *App) apply(ctx context.Context, cfg *v1alpha1.Configuration) error {
 	if err != nil {
 		return err
 	}
-	gen, err := a.generation(cfg, chain)
+	ca, err := successorClientCA(prev.clientCA, cfg.Server.ClientCAFile)
+	if err != nil {
+		return err
+	}
+	gen, err := a.generation(cfg, chain, ca)
 	if err != nil {
 		return err
 	}
 	chain.Run(a.runCtx)
+	ca.start(a.runCtx)
 	waitCtx, cancel := context.WithTimeout(ctx, maxKeyWait)
 	err = chain.AwaitAddedKeys(waitCtx)
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		chain.Retire(prev.chain) // stops what the successor added
+		if ca != prev.clientCA {
+			ca.stop()
+		}
 		return fmt.Errorf("reload interrupted: %w", ctx.Err())
 	}
 	a.current.Store(gen)
 	prev.chain.Retire(chain)
+	if ca != prev.clientCA {
+		prev.clientCA.stop()
+	}
 	added, removed, changed := issuerChanges(prev.cfg, cfg)
 	logger.Info("configuration applied", "issuersAdded", added, "issuersRemoved", removed, "issuersChanged", changed)
 	if listenerChanged(&prev.cfg.Server, &cfg.Server) {
-		logger.Info("listener settings changed (server.bindAddress, securePort, TLS files, clientCAFile or timeouts); they apply at the next restart")
+		logger.Info("listener settings changed (server.bindAddress, securePort, TLS files or timeouts); they apply at the next restart")
 	}
 	return nil
 }
@@ -84,8 +95,8 @@ func issuersByName(cfg *v1alpha1.Configuration) map[string]*v1alpha1.Issuer {
 	return m
 }
 
-// listenerChanged: the listener, its TLS files and the client CA are set up
-// once; the rest of server (maxRequestBodyBytes) applies at once.
+// listenerChanged: the listener and its TLS files are set up once; the
+// rest of server (clientCAFile, maxRequestBodyBytes) applies at once.
 func listenerChanged(prev, next *v1alpha1.Server) bool {
-	return serverOptions(prev) != serverOptions(next) || prev.ClientCAFile != next.ClientCAFile
+	return serverOptions(prev) != serverOptions(next)
 }

@@ -7,7 +7,9 @@
 // few seconds costs nothing. A new content that does not decode or
 // validate is refused: the last good configuration keeps serving, and the
 // refusal shows in the log, in /readyz?verbose (check "config") and in the
-// metrics below, until a good content replaces it.
+// metrics below, until a good content replaces it. A content refused when
+// applied (a file it names is missing or unreadable) is tried again at
+// every read, so it applies once the file arrives.
 //
 // Metrics, named after Prometheus's own reload metrics:
 //
@@ -23,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -67,6 +68,14 @@ type Watcher struct {
 	// lastErr is why the content last read (refused) was refused; empty
 	// when the content read is the one in force.
 	lastErr, refused string
+	// retry: refused was refused by Apply, which opens the files it names;
+	// it is tried again at every read until it applies or the content
+	// changes, because the kubelet updates a Secret volume apart from the
+	// ConfigMap's, and a file the new content names may arrive after it.
+	retry bool
+	// pending is a new content read once, applied if the next read finds
+	// it again (see Poll).
+	pending string
 }
 
 // New returns a watcher whose running configuration came from
@@ -91,39 +100,80 @@ func (w *Watcher) Run(ctx context.Context, now <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			w.Poll(ctx)
 		case <-now:
+			w.poll(ctx, true)
 		}
-		w.Poll(ctx)
 	}
 }
 
-// Poll reads the file once and applies its content if it is new.
-func (w *Watcher) Poll(ctx context.Context) {
+// Poll reads the file once, and applies its content if it is new and
+// settled: read the same at the read before. A file written in place
+// (truncated, then written) can be read half-way, and a prefix of a
+// configuration is often a valid one that means something else; a content
+// that stays the same for an interval is a complete one. The kubelet swaps
+// a ConfigMap's files at once, so this only adds an interval to the minute
+// it takes.
+func (w *Watcher) Poll(ctx context.Context) { w.poll(ctx, false) }
+
+// poll is Poll; now (SIGHUP, sent once the file is written) applies a new
+// content without waiting for it to settle.
+func (w *Watcher) poll(ctx context.Context, now bool) {
 	logger := klog.FromContext(ctx).WithValues("path", w.opts.Path)
-	data, err := os.ReadFile(w.opts.Path)
+	data, err := v1alpha1.ReadFile(w.opts.Path)
 	if err != nil {
 		// A ConfigMap update swaps the file under us; a read that fails now
 		// is retried at the next tick, and the running config is untouched.
-		w.refuse(logger, digest(nil), fmt.Errorf("reading: %w", err))
+		w.refuse(logger, digest(nil), fmt.Errorf("reading: %w", err), false)
 		return
 	}
 	sum := digest(data)
-	if !w.changed(sum) {
+	changed := w.changed(sum)
+	if !changed && !w.retrying(sum) && !w.settled(sum) {
 		return
 	}
 	if sum == w.appliedDigest() {
 		w.restored(logger)
 		return
 	}
-	cfg, err := w.opts.Load(data)
-	if err == nil {
-		err = w.opts.Apply(ctx, cfg)
+	if changed && !now {
+		w.settle(sum)
+		return
 	}
+	w.settle("")
+	cfg, err := w.opts.Load(data)
 	if err != nil {
-		w.refuse(logger, sum, err)
+		w.refuse(logger, sum, err, false)
+		return
+	}
+	if err := w.opts.Apply(ctx, cfg); err != nil {
+		w.refuse(logger, sum, err, true)
 		return
 	}
 	w.accept(logger, sum)
+}
+
+// settle records sum as the new content to apply at the next read if it
+// is still there; "" forgets it.
+func (w *Watcher) settle(sum string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pending = sum
+}
+
+// settled reports whether sum is the new content read at the read before.
+func (w *Watcher) settled(sum string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending == sum
+}
+
+// retrying reports whether sum is a content Apply refused, to be tried
+// again.
+func (w *Watcher) retrying(sum string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.retry && w.refused == sum
 }
 
 // changed records sum as seen and reports whether it differs from the
@@ -144,10 +194,12 @@ func (w *Watcher) appliedDigest() string {
 	return w.applied
 }
 
-func (w *Watcher) refuse(logger klog.Logger, sum string, err error) {
+// refuse records that the content of digest sum was refused for err;
+// retry says it is to be tried again (see Watcher.retry).
+func (w *Watcher) refuse(logger klog.Logger, sum string, err error, retry bool) {
 	w.mu.Lock()
 	repeated := w.refused == sum && w.lastErr == err.Error()
-	w.seen, w.refused, w.lastErr = sum, sum, err.Error()
+	w.seen, w.refused, w.lastErr, w.retry = sum, sum, err.Error(), retry
 	w.mu.Unlock()
 	if repeated {
 		return // an unreadable file is retried every tick: count it once
@@ -159,7 +211,7 @@ func (w *Watcher) refuse(logger klog.Logger, sum string, err error) {
 // restored: the file is back to the content in force, after a refused one.
 func (w *Watcher) restored(logger klog.Logger) {
 	w.mu.Lock()
-	w.lastErr = ""
+	w.lastErr, w.retry = "", false
 	w.mu.Unlock()
 	w.metrics.succeeded(time.Now(), true)
 	logger.Info("configuration file is back to the configuration in force")
@@ -168,7 +220,7 @@ func (w *Watcher) restored(logger klog.Logger) {
 func (w *Watcher) accept(logger klog.Logger, sum string) {
 	now := time.Now()
 	w.mu.Lock()
-	w.applied, w.appliedAt, w.lastErr = sum, now, ""
+	w.applied, w.appliedAt, w.lastErr, w.retry = sum, now, "", false
 	w.mu.Unlock()
 	w.metrics.succeeded(now, true)
 	logger.Info("configuration reloaded", "sha256", sum[:12])

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -82,6 +84,7 @@ func TestReloadAppliesNewContentOnce(t *testing.T) {
 func TestReloadRefusesBrokenContentAndKeepsServing(t *testing.T) {
 	f := newFixture(t, "one")
 	f.write(t, "broken")
+	f.w.Poll(context.Background()) // read once: not settled yet
 	f.w.Poll(context.Background())
 	f.w.Poll(context.Background()) // the same content is refused once, not every tick
 	if len(f.applied) != 0 {
@@ -109,6 +112,7 @@ func TestReloadRefusesBrokenContentAndKeepsServing(t *testing.T) {
 	f.write(t, "broken")
 	f.w.Poll(context.Background())
 	f.write(t, "three")
+	f.w.Poll(context.Background())
 	f.w.Poll(context.Background())
 	if len(f.applied) != 1 || f.applied[0] != "three" || f.gauge(t) != 1 {
 		t.Errorf("got applied %v and gauge %v, want [three] and 1", f.applied, f.gauge(t))
@@ -139,6 +143,7 @@ func TestReloadKeepsConfigWhenApplyFails(t *testing.T) {
 	}
 	f.write(t, "two")
 	f.w.Poll(context.Background())
+	f.w.Poll(context.Background())
 	if f.gauge(t) != 0 || !strings.Contains(errString(f.w.Check().Check(nil)), "two issuers claim kid k1") {
 		t.Errorf("got gauge %v and check %v, want 0 and the Apply error", f.gauge(t), f.w.Check().Check(nil))
 	}
@@ -150,3 +155,102 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// The file is read bounded, and only when it is a regular file: a file
+// swapped for a huge one, /dev/zero or a FIFO is refused (the last good
+// configuration keeps serving), never read into memory whole or waited on
+// forever.
+func TestReloadRefusesWhatIsNotASmallRegularFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, path string)
+	}{
+		{"larger than the limit", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, make([]byte, v1alpha1.MaxConfigFileBytes+1), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Skip(err)
+			}
+		}},
+		{"device", func(t *testing.T, path string) {
+			if err := os.Symlink("/dev/zero", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "one")
+			if err := os.Remove(f.path); err != nil {
+				t.Fatal(err)
+			}
+			tc.make(t, f.path)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				f.w.Poll(context.Background())
+			}()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Poll did not return")
+			}
+			if len(f.applied) != 0 {
+				t.Errorf("applied %d configurations, want none", len(f.applied))
+			}
+			if err := f.w.Check().Check(nil); err == nil {
+				t.Errorf("check passes, want the refusal shown")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+// A file being written in place (truncated, then written) can be read
+// half-way, and a prefix of a configuration is often a valid one with
+// another meaning: a callers.authorization.static list cut short, an
+// issuer without its upstream policy. A new content is applied only once
+// two reads in a row found it; SIGHUP, sent once the file is written,
+// applies it at once.
+func TestReloadAppliesOnlyASettledContent(t *testing.T) {
+	f := newFixture(t, "one")
+	f.write(t, "one-trunc")
+	f.w.Poll(context.Background())
+	f.write(t, "one-truncated-then-complete")
+	f.w.Poll(context.Background())
+	if len(f.applied) != 0 {
+		t.Fatalf("applied %q, want nothing before a content is read twice", f.applied)
+	}
+	f.w.Poll(context.Background())
+	if len(f.applied) != 1 || f.applied[0] != "one-truncated-then-complete" {
+		t.Fatalf("applied %q, want the complete content only", f.applied)
+	}
+
+	f.write(t, "signalled")
+	now := make(chan struct{}, 1)
+	now <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f.w.opts.Interval = time.Hour
+	go func() {
+		defer close(done)
+		f.w.Run(ctx, now)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.w.Check().Detail() == "" || f.appliedDigest() != digest([]byte("signalled")) {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if f.appliedDigest() != digest([]byte("signalled")) {
+		t.Errorf("after SIGHUP: %q applied, want \"signalled\" at once", f.applied)
+	}
+}
+
+func (f *fixture) appliedDigest() string { return f.w.appliedDigest() }

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +37,11 @@ type servingCert struct {
 	// current is nil until the files first load; afterwards it is the
 	// last pair that loaded, which keeps being served if the files break.
 	current atomic.Pointer[tls.Certificate]
+
+	// mu guards sync: servedCert and servedKey are current's PEM, refused
+	// the certificate last kept out for its validity (logged once).
+	mu                             sync.Mutex
+	servedCert, servedKey, refused []byte
 }
 
 func newServingCert(certFile, keyFile string, interval time.Duration) *servingCert {
@@ -85,24 +94,58 @@ func (c *servingCert) firstLoad(ctx context.Context) (*dynamiccertificates.Dynam
 	}
 }
 
-// Enqueue is dynamiccertificates.Listener's: the content changed, and it
-// only ever changes to a pair that parsed and matches, so the parse here
-// fails only if the library broke that promise.
-func (c *servingCert) Enqueue() {
+// Enqueue is dynamiccertificates.Listener's: the content changed.
+func (c *servingCert) Enqueue() { c.sync(time.Now()) }
+
+// sync serves the content's pair if it is new. The content only ever
+// changes to a pair that parsed and matches, so the parse here fails only
+// if the library broke that promise. A pair outside its validity does not
+// replace one within it: every TLS client would refuse it, while the
+// current pair still works. It is looked at again at every poll, so a
+// pair that was not valid yet (the issuer's clock a little ahead) is
+// served once it is.
+func (c *servingCert) sync(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	certPEM, keyPEM := c.content.CurrentCertKeyContent()
+	if bytes.Equal(certPEM, c.servedCert) && bytes.Equal(keyPEM, c.servedKey) {
+		return
+	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && cert.Leaf == nil { // nil only with GODEBUG=x509keypairleaf=0
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
 	if err != nil {
 		c.logger.Error(err, "serving certificate not swapped in", "certFile", c.certFile)
 		return
 	}
-	if c.current.Swap(&cert) == nil {
+	cur := c.current.Load()
+	if cur != nil {
+		if why := outsideValidity(cert.Leaf, now); why != "" && outsideValidity(cur.Leaf, now) == "" {
+			if !bytes.Equal(certPEM, c.refused) {
+				c.refused = certPEM
+				c.logger.Error(errors.New(why), "serving certificate files hold a certificate outside its validity; still serving the current one, which is within it", "certFile", c.certFile, "serial", cert.Leaf.SerialNumber, "servedNotAfter", cur.Leaf.NotAfter)
+			}
+			return
+		}
+	}
+	c.current.Store(&cert)
+	c.servedCert, c.servedKey, c.refused = certPEM, keyPEM, nil
+	if cur == nil {
 		return // the first load, which Run reports by serving
 	}
-	kv := []any{"certFile", c.certFile}
-	if leaf := cert.Leaf; leaf != nil { // nil only with GODEBUG=x509keypairleaf=0
-		kv = append(kv, "serial", leaf.SerialNumber, "notAfter", leaf.NotAfter)
+	c.logger.Info("serving certificate reloaded", "certFile", c.certFile, "serial", cert.Leaf.SerialNumber, "notAfter", cert.Leaf.NotAfter)
+}
+
+// outsideValidity says why leaf is not valid at now, or "".
+func outsideValidity(leaf *x509.Certificate, now time.Time) string {
+	switch {
+	case now.After(leaf.NotAfter):
+		return "certificate expired at " + leaf.NotAfter.UTC().Format(time.RFC3339)
+	case now.Before(leaf.NotBefore):
+		return "certificate not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339)
 	}
-	c.logger.Info("serving certificate reloaded", kv...)
+	return ""
 }
 
 // poll re-reads the files every interval. A failure is logged when it
@@ -123,6 +166,7 @@ func (c *servingCert) poll(ctx context.Context) {
 		case <-ticker.C:
 		}
 		err := c.content.RunOnce(ctx)
+		c.sync(time.Now())
 		switch {
 		case err != nil && !failing:
 			c.logger.Error(err, "serving certificate files do not load; still serving the last pair that did", "certFile", c.certFile, "keyFile", c.keyFile)

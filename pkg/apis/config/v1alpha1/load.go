@@ -2,8 +2,10 @@ package v1alpha1
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -13,7 +15,7 @@ import (
 // When the file decodes with errors, the error is a *DecodeError that
 // lists every one of them with its field path.
 func LoadFile(path string) (*Configuration, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -92,4 +94,58 @@ func Defaulted() *Configuration {
 	cfg := &Configuration{}
 	SetDefaults(cfg)
 	return cfg
+}
+
+// MaxConfigFileBytes bounds a configuration file: four times what a
+// ConfigMap can hold, and far more than any configuration needs.
+const MaxConfigFileBytes = 4 << 20
+
+// ReadFile reads a configuration file, or any small file a configuration
+// names: a regular file (after symlinks) of at most MaxConfigFileBytes. A
+// FIFO, a device such as /dev/zero or a huge file is refused rather than
+// waited on or read into memory whole.
+func ReadFile(path string) ([]byte, error) {
+	return ReadFileLimit(path, MaxConfigFileBytes)
+}
+
+// ReadFileLimit is ReadFile with a limit of max bytes.
+func ReadFileLimit(path string, max int64) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO without a writer returns at once, and the
+	// type is then checked on what was opened, not on a path that may
+	// have been swapped meanwhile.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch m := st.Mode(); {
+	case m.IsDir():
+		return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+	case !m.IsRegular():
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("is %s, not a regular file", fileType(m))}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", max)}
+	}
+	return data, nil
+}
+
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

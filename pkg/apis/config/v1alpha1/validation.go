@@ -20,7 +20,8 @@ var allowedAlgorithms = sets.New("RS256", "RS384", "RS512", "ES256", "ES384", "E
 // Validate returns every problem in a defaulted configuration, each with its
 // field path, so an operator can fix them all in one go.
 func Validate(c *Configuration) field.ErrorList {
-	allErrs := validateServer(&c.Server, field.NewPath("server"))
+	pathErrs, secrets := validateFilePaths(c)
+	allErrs := append(pathErrs, validateServer(&c.Server, field.NewPath("server"))...)
 	allErrs = append(allErrs, validateCache(&c.Cache, field.NewPath("cache"))...)
 	allErrs = append(allErrs, validateIssuers(c.Issuers, field.NewPath("issuers"))...)
 	allErrs = append(allErrs, validateCallers(c, field.NewPath("callers"))...)
@@ -28,7 +29,7 @@ func Validate(c *Configuration) field.ErrorList {
 	if c.OpaqueTokenUpstream != "" && !hasUpstream(c.Issuers, c.OpaqueTokenUpstream) {
 		allErrs = append(allErrs, field.Invalid(field.NewPath("opaqueTokenUpstream"), c.OpaqueTokenUpstream, "must name an issuer whose upstream policy is not never"))
 	}
-	return allErrs
+	return withoutSecrets(allErrs, secrets)
 }
 
 func hasUpstream(issuers []Issuer, name string) bool {
