@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +14,8 @@ import (
 // at 1 for its name: the series outlives the client that set it, and the
 // alert TokenfedUpstreamBreakerOpen (config/components/monitoring) fires
 // until the pod restarts, for a breaker that no longer exists.
-//
-// Known failure, reported for pkg/authn's owner (not fixed here): it runs
-// with TOKENFED_KNOWN_FAILURES=1. Proposed fix: upstream.Metrics forgets an
-// issuer's breaker series (DeleteLabelValues) when the client that last set
-// it is retired (issuer.stop), as keyset.Metrics does for key sets.
+
 func TestReloadDoesNotLeaveARetiredBreakerOpen(t *testing.T) {
-	knownFailure(t)
 	up := newFakeUpstream(t, answer500)
 	cfg := hubConfig(t, up, v1alpha1.UpstreamAlways)
 	v1alpha1.SetDefaults(cfg)
@@ -87,13 +81,4 @@ func breakerSeries(t *testing.T, reg prometheus.Gatherer, issuer string) float64
 		}
 	}
 	return -1
-}
-
-// knownFailure skips a test of a reported, unfixed defect unless
-// TOKENFED_KNOWN_FAILURES=1.
-func knownFailure(t *testing.T) {
-	t.Helper()
-	if os.Getenv("TOKENFED_KNOWN_FAILURES") != "1" {
-		t.Skip("known failure, reported and not fixed yet; run with TOKENFED_KNOWN_FAILURES=1")
-	}
 }

@@ -89,6 +89,9 @@ func (is *issuer) stop() {
 	if is.cancel != nil {
 		is.cancel()
 	}
+	if is.upstream != nil {
+		is.upstream.Close()
+	}
 }
 
 // reuseOrNewIssuer returns c's issuer of the same name when cfg and the

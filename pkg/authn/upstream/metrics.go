@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,13 @@ type Metrics struct {
 	calls   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	breaker *prometheus.GaugeVec
+
+	// breakerOwners is the client whose breaker each issuer's series shows:
+	// a hot reload can replace an issuer's client, and the series must go
+	// with the client that set it (Close), not outlive it as an open
+	// breaker that no longer exists.
+	mu            sync.Mutex
+	breakerOwners map[string]*Client
 }
 
 // NewMetrics registers the upstream metrics with reg.
@@ -29,6 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Circuit breaker state per issuer: 0 closed, 1 open, 2 half-open.",
 		}, []string{"issuer"}),
 	}
+	m.breakerOwners = map[string]*Client{}
 	reg.MustRegister(m.calls, m.latency, m.breaker)
 	return m
 }
@@ -43,8 +52,26 @@ func (m *Metrics) call(issuer, result string, d time.Duration) {
 	}
 }
 
-func (m *Metrics) breakerState(issuer string, st breakerState) {
-	if m != nil {
-		m.breaker.WithLabelValues(issuer).Set(float64(st))
+func (m *Metrics) breakerState(c *Client, st breakerState) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.breakerOwners[c.name] = c
+	m.breaker.WithLabelValues(c.name).Set(float64(st))
+}
+
+// forget drops c's breaker series, unless a newer client of the same
+// issuer has set it since.
+func (m *Metrics) forget(c *Client) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.breakerOwners[c.name] == c {
+		delete(m.breakerOwners, c.name)
+		m.breaker.DeleteLabelValues(c.name)
 	}
 }

@@ -163,13 +163,18 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	// The breaker needs the callError: its HTTP status says whether the
 	// cluster is at fault, and it carries Retry-After.
 	c.breaker.record(err, probe)
-	c.metrics.breakerState(c.name, c.breaker.state())
+	c.metrics.breakerState(c, c.breaker.state())
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
 	if err != nil {
 		return nil, failed(err)
 	}
 	return toResponse(status)
 }
+
+// Close retires the client: its breaker's metric series goes with it. A
+// hot reload closes the client of an issuer it removes or replaces.
+// Reviews still in flight on it finish.
+func (c *Client) Close() { c.metrics.forget(c) }
 
 // checkAnswer refuses an authenticated answer that tokenfed must not pass
 // on: bounds first, so the echo check reads bounded input.
