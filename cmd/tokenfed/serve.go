@@ -130,14 +130,31 @@ func (o *serveOptions) run(ctx context.Context, cfg *v1alpha1.Configuration) err
 	defer stop()
 	ctx = klog.NewContext(ctx, klog.Background().WithName("tokenfed"))
 	opts := app.Options{Profiling: o.profiling}
+	// SIGHUP must never end the process, whose default action it is.
+	now := hangups(ctx)
 	if o.load != nil {
-		opts.Reload = &app.ReloadOptions{Path: o.configFile, Initial: o.initial, Load: o.load, Now: hangups(ctx)}
+		opts.Reload = &app.ReloadOptions{Path: o.configFile, Initial: o.initial, Load: o.load, Now: now}
+	} else {
+		go ignoreHangups(ctx, now)
 	}
 	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// ignoreHangups logs each SIGHUP: without --config there is no file to
+// re-read.
+func ignoreHangups(ctx context.Context, now <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-now:
+			klog.FromContext(ctx).Info("SIGHUP ignored: serve runs without --config, so there is no file to reload")
+		}
+	}
 }
 
 // hangups delivers SIGHUP, which reloads the configuration file at once,
