@@ -134,13 +134,16 @@ func (r revocationReady) Name() string { return "revocation-" + r.w.Name() }
 func (r revocationReady) Informational() bool { return true }
 
 func (r revocationReady) Check(*http.Request) error {
-	var errs []error
+	var msgs []string
 	for _, st := range r.w.Status() {
 		if st.Err != nil {
-			errs = append(errs, st.Err)
+			msgs = append(msgs, st.Err.Error())
 		}
 	}
-	return errors.Join(errs...)
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // Detail lists, per resource, the objects held and how long its watch has
