@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/klog/v2"
 
@@ -37,13 +38,14 @@ func newRevocation(cfg *v1alpha1.Issuer, m *revocation.Metrics) (*revocation.Wat
 // the revocation block's notSynced decides: the cluster confirms, or the
 // token is rejected uncached.
 func (is *issuer) checkRevocation(ctx context.Context, token string, res *jwt.Result) cache.Result {
-	v, err := is.revocation.Check(&res.Refs)
+	tok := revocation.NewToken(res.Refs)
+	v, err := is.revocation.Check(tok)
 	is.revocation.Record(v)
 	switch v {
 	case revocation.Valid:
 		r := is.mapped(res.Response, res.Expiry)
 		if r.OK {
-			r.Revalidate = &refsCheck{w: is.revocation, refs: res.Refs, local: true}
+			r.Revalidate = &refsCheck{w: is.revocation, token: tok, local: true}
 		}
 		return r
 	case revocation.Revoked:
@@ -56,7 +58,7 @@ func (is *issuer) checkRevocation(ctx context.Context, token string, res *jwt.Re
 	}
 	r := is.confirm(ctx, token, res)
 	if r.OK {
-		r.Revalidate = &refsCheck{w: is.revocation, refs: res.Refs}
+		r.Revalidate = &refsCheck{w: is.revocation, token: tok}
 	}
 	return r
 }
@@ -71,11 +73,11 @@ var errRevocationUnknown = errors.New("cannot tell whether the token was revoked
 // tell is served for its TTL unless the watch finds it revoked.
 type refsCheck struct {
 	w     *revocation.Watcher
-	refs  jwt.Refs
+	token *revocation.Token
 	local bool
 }
 
-func (c *refsCheck) StillValid() bool {
-	v, _ := c.w.Check(&c.refs)
+func (c *refsCheck) StillValid(now time.Time) bool {
+	v, _ := c.w.CheckAt(c.token, now)
 	return v == revocation.Valid || (v == revocation.Unknown && !c.local)
 }

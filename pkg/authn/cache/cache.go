@@ -43,13 +43,14 @@ type Result struct {
 
 // Revalidator re-checks a cached authenticated answer.
 type Revalidator interface {
-	// StillValid reports whether the answer may be served again.
-	StillValid() bool
+	// StillValid reports whether the answer may be served again at now,
+	// the cache's clock reading for the lookup.
+	StillValid(now time.Time) bool
 }
 
-// usable says whether a cached result may be served.
-func (r *Result) usable() bool {
-	return !r.OK || r.Revalidate == nil || r.Revalidate.StillValid()
+// usable says whether a cached result may be served at now.
+func (r *Result) usable(now time.Time) bool {
+	return !r.OK || r.Revalidate == nil || r.Revalidate.StillValid(now)
 }
 
 // AuthenticateFunc computes a result on a cache miss.
@@ -103,7 +104,7 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 	auds, _ := authenticator.AudiencesFrom(ctx)
 	key := c.keyFor(auds, token)
 	now := c.opts.Clock.Now()
-	if r, ok := c.shardFor(key).get(key, now); ok && r.usable() {
+	if r, ok := c.shardFor(key).get(key, now); ok && r.usable(now) {
 		c.opts.Metrics.hit()
 		return r.Response, r.OK, r.Err
 	}
@@ -119,8 +120,9 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 // checked against the issuer of the answer the review would get.
 func (c *Cache) LookupAuthenticated(auds authenticator.Audiences, token string) (*authenticator.Response, bool) {
 	key := c.keyFor(auds, token)
-	r, ok := c.shardFor(key).get(key, c.opts.Clock.Now())
-	if !ok || !r.OK || r.Err != nil || r.Response == nil || !r.usable() {
+	now := c.opts.Clock.Now()
+	r, ok := c.shardFor(key).get(key, now)
+	if !ok || !r.OK || r.Err != nil || r.Response == nil || !r.usable(now) {
 		return nil, false
 	}
 	c.opts.Metrics.hit()

@@ -13,7 +13,7 @@ import (
 // flag is a Revalidator whose answer the test sets.
 type flag struct{ valid atomic.Bool }
 
-func (f *flag) StillValid() bool { return f.valid.Load() }
+func (f *flag) StillValid(time.Time) bool { return f.valid.Load() }
 
 // TestRevalidate: a cached success is served while its revalidator holds,
 // and once it does not, the token is reviewed anew on its next lookup,

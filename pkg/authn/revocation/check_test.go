@@ -93,7 +93,7 @@ func TestCheck(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w, _ := testWatcher(t, tc.secrets, objs)
-			got, err := w.Check(&tc.refs)
+			got, err := w.Check(NewToken(tc.refs))
 			if got != tc.want || (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("got %s (%v), want %s (%q)", got, err, tc.want, tc.wantErr)
 			}
@@ -105,7 +105,7 @@ func TestCheck(t *testing.T) {
 // broken longer than the maximum outage, a resource decides nothing.
 func TestCheckVouching(t *testing.T) {
 	objs := map[string][]*object{"serviceaccounts": {obj("ns", "app", "sa-1", 0)}}
-	refs := &jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-1"), IssuedAt: now.Add(-time.Hour)}
+	refs := NewToken(jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-1"), IssuedAt: now.Add(-time.Hour)})
 
 	w, _ := testWatcher(t, false, objs)
 	w.serviceAccounts.synced.Store(false)

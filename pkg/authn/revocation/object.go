@@ -37,9 +37,11 @@ func compact(in any) (any, error) {
 	if !ok {
 		return in, nil
 	}
-	o := &object{namespace: unique.Make(m.Namespace), name: m.Name, uid: string(m.UID), rv: m.ResourceVersion}
+	o := &object{namespace: internNamespace(m.Namespace), name: m.Name, uid: string(m.UID), rv: m.ResourceVersion}
 	if m.DeletionTimestamp != nil {
 		o.deletionSeconds = m.DeletionTimestamp.Unix()
 	}
 	return o, nil
 }
+
+func internNamespace(ns string) unique.Handle[string] { return unique.Make(ns) }

@@ -202,6 +202,26 @@ var errSecretsNotWatched = errors.New("token is bound to a secret and secrets ar
 // gone.
 var errInvalidated = errors.New("service account token has been invalidated")
 
+// Token is a verified token's refs, ready for checks: its objects' store
+// keys are built once, so a check (on every cache hit) allocates nothing.
+type Token struct {
+	refs                     jwt.Refs
+	saKey, secretKey, podKey string
+}
+
+// NewToken prepares refs for Check.
+func NewToken(refs jwt.Refs) *Token {
+	key := func(r jwt.ObjectRef) string { return refs.Namespace + "/" + r.Name }
+	t := &Token{refs: refs, saKey: key(refs.ServiceAccount)}
+	if refs.Secret.Set {
+		t.secretKey = key(refs.Secret)
+	}
+	if refs.Pod.Set {
+		t.podKey = key(refs.Pod)
+	}
+	return t
+}
+
 // Check applies kube-apiserver's rule to a verified token's refs
 // (claims.go, validator.Validate, in its order): the ServiceAccount must
 // exist with the token's UID and not have been deleted more than a minute
@@ -209,27 +229,33 @@ var errInvalidated = errors.New("service account token has been invalidated")
 // token is bound to it alone (a pod-bound token's node claim is
 // informational). The error says why a token is Revoked or Unknown; it
 // names objects, never the token.
-func (w *Watcher) Check(refs *jwt.Refs) (Verdict, error) {
-	now := w.clock.Now()
+func (w *Watcher) Check(t *Token) (Verdict, error) {
+	return w.CheckAt(t, w.clock.Now())
+}
+
+// CheckAt is Check at now, for a caller that has just read the clock: a
+// cache hit, which re-checks its token's refs.
+func (w *Watcher) CheckAt(t *Token, now time.Time) (Verdict, error) {
+	refs := &t.refs
 	fresh := !refs.IssuedAt.IsZero() && now.Sub(refs.IssuedAt) < FreshToken
 	c := check{w: w, now: now, fresh: fresh, ns: refs.Namespace}
-	if v, err := c.object(w.serviceAccounts, true, refs.ServiceAccount, saMismatch); v != Valid {
+	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v != Valid {
 		return v, err
 	}
 	if refs.Secret.Set {
 		if w.secrets == nil {
 			return Unknown, errSecretsNotWatched
 		}
-		if v, err := c.object(w.secrets, true, refs.Secret, boundMismatch("secret", "secret")); v != Valid {
+		if v, err := c.object(w.secrets, t.secretKey, refs.Secret, secretMismatch); v != Valid {
 			return v, err
 		}
 	}
 	if refs.Pod.Set {
-		if v, err := c.object(w.pods, true, refs.Pod, boundMismatch("pod", "pod")); v != Valid {
+		if v, err := c.object(w.pods, t.podKey, refs.Pod, podMismatch); v != Valid {
 			return v, err
 		}
 	} else if refs.Node.Set {
-		if v, err := c.object(w.nodes, false, refs.Node, boundMismatch("node", "node")); v != Valid {
+		if v, err := c.object(w.nodes, refs.Node.Name, refs.Node, nodeMismatch); v != Valid {
 			return v, err
 		}
 	}
@@ -262,24 +288,25 @@ var saMismatch = wording{
 	},
 }
 
-func boundMismatch(kind, claim string) wording {
+var (
+	secretMismatch = boundWording("secret")
+	podMismatch    = boundWording("pod")
+	nodeMismatch   = boundWording("node")
+)
+
+func boundWording(kind string) wording {
 	return wording{
 		mismatch: func(have, want string) error {
-			return fmt.Errorf("%s UID (%s) does not match service account %s ref claim (%s)", kind, have, claim, want)
+			return fmt.Errorf("%s UID (%s) does not match service account %s ref claim (%s)", kind, have, kind, want)
 		},
 		gone: func(string, string, bool) error { return errInvalidated },
 	}
 }
 
-// object checks one reference against r's store. namespaced says the
-// object lives in the token's namespace.
-func (c check) object(r *resource, namespaced bool, ref jwt.ObjectRef, say wording) (Verdict, error) {
+// object checks one reference, stored under key, against r's store.
+func (c check) object(r *resource, key string, ref jwt.ObjectRef, say wording) (Verdict, error) {
 	if err := c.w.vouches(r, c.now); err != nil {
 		return Unknown, err
-	}
-	key := ref.Name
-	if namespaced {
-		key = c.ns + "/" + ref.Name
 	}
 	item, found, _ := r.store.GetByKey(key) // a thread-safe store's GetByKey never fails
 	o, _ := item.(*object)
