@@ -40,3 +40,19 @@ func NewFixed(issuer string, secrets bool, objs ...FixedObject) *Watcher {
 	}
 	return w
 }
+
+// Forget removes an object from a fixed Watcher, as a delete event would.
+func (w *Watcher) Forget(resource, namespace, name string) {
+	for _, r := range w.resources() {
+		if r.name != resource {
+			continue
+		}
+		key := name
+		if namespace != "" {
+			key = namespace + "/" + name
+		}
+		if item, ok, _ := r.store.GetByKey(key); ok {
+			_ = r.store.Delete(item) // a store keyed by namespace/name never fails to delete
+		}
+	}
+}

@@ -91,6 +91,7 @@ type Watcher struct {
 	// serviceAccounts, pods and nodes are always watched; secrets is nil
 	// unless Options.Secrets.
 	serviceAccounts, pods, nodes, secrets *resource
+	running                               atomic.Bool
 }
 
 // resource is one watched resource: its informer, store and connection.
@@ -150,6 +151,8 @@ func (w *Watcher) resources() []*resource {
 func (w *Watcher) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithValues("issuer", w.name)
 	ctx = klog.NewContext(ctx, logger)
+	w.running.Store(true)
+	defer w.running.Store(false)
 	w.metrics.add(w)
 	defer w.metrics.remove(w)
 	done := make(chan struct{})
@@ -171,6 +174,10 @@ func (w *Watcher) Run(ctx context.Context) {
 	}
 	logger.V(2).Info("revocation watch stopped")
 }
+
+// Running reports whether Run is watching: from its start until its
+// context is done and its informers have stopped.
+func (w *Watcher) Running() bool { return w.running.Load() }
 
 // Synced reports whether every resource has synced once.
 func (w *Watcher) Synced() bool {
