@@ -182,7 +182,7 @@ func createPodOn(t *testing.T, hub *controlplane.ControlPlane, ns, name, node st
 	t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10"}}},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10"}}},
 	}
 	pod, err := hub.Client.CoreV1().Pods(ns).Create(ctx(t), pod, metav1.CreateOptions{})
 	if err != nil {
