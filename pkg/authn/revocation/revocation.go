@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,23 +156,20 @@ func (w *Watcher) Run(ctx context.Context) {
 	defer w.running.Store(false)
 	w.metrics.add(w)
 	defer w.metrics.remove(w)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for _, r := range w.resources() {
-		go func() {
-			r.informer.RunWithContext(ctx)
-			done <- struct{}{}
-		}()
+		wg.Go(func() { r.informer.RunWithContext(ctx) })
+		// Each resource latches its own sync: one that never syncs (a
+		// missing grant) must not hold back the others.
+		wg.Go(func() {
+			if cache.WaitForCacheSync(ctx.Done(), r.informer.HasSynced) {
+				r.synced.Store(true)
+				logger.V(2).Info("revocation watch synced", "resource", r.name, "objects", len(r.store.ListKeys()))
+			}
+		})
 	}
 	logger.V(2).Info("revocation watch started", "resources", len(w.resources()))
-	for _, r := range w.resources() {
-		if cache.WaitForCacheSync(ctx.Done(), r.informer.HasSynced) {
-			r.synced.Store(true)
-			logger.V(2).Info("revocation watch synced", "resource", r.name, "objects", len(r.store.ListKeys()))
-		}
-	}
-	for range w.resources() {
-		<-done
-	}
+	wg.Wait()
 	logger.V(2).Info("revocation watch stopped")
 }
 

@@ -68,6 +68,15 @@ func (c *connection) markDown() {
 	}
 }
 
+// revert puts the connection back down since a given time: a watch that
+// was accepted but whose first event is an error (a resource version too
+// old after an outage) never delivered anything, so it does not end the
+// outage it was meant to end.
+func (c *connection) revert(since int64) {
+	c.since.Store(since)
+	c.up.Store(false)
+}
+
 func quiet(ctx context.Context) context.Context { return logr.NewContext(ctx, logr.Discard()) }
 
 // trackedWatch passes a watch's events on and records its connection: up
@@ -83,16 +92,22 @@ type trackedWatch struct {
 
 func track(w watch.Interface, conn *connection, initial bool) *trackedWatch {
 	t := &trackedWatch{inner: w, out: make(chan watch.Event), done: make(chan struct{})}
+	wasUp, downSince := conn.up.Load(), conn.since.Load()
 	if !initial {
 		conn.set(true)
 	}
 	go func() {
 		defer close(t.out)
 		defer conn.markDown()
+		first := true
 		for ev := range w.ResultChan() {
-			if initial && isInitialEventsEnd(ev) {
+			switch {
+			case first && !initial && ev.Type == watch.Error && !wasUp:
+				conn.revert(downSince)
+			case initial && isInitialEventsEnd(ev):
 				conn.set(true)
 			}
+			first = false
 			select {
 			case t.out <- ev:
 			case <-t.done:
