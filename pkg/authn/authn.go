@@ -14,6 +14,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/mapping"
@@ -58,14 +59,16 @@ type ChainMetrics struct {
 	upstream *upstream.Metrics
 	// reviews and callers are the two caches' metrics, labelled cache=.
 	reviews, callers *cache.Metrics
+	revocation       *revocation.Metrics
 }
 
 // NewChainMetrics registers the chain's metrics with reg.
 func NewChainMetrics(reg prometheus.Registerer) *ChainMetrics {
 	m := &ChainMetrics{
 		chain: NewMetrics(reg), keys: keyset.NewMetrics(), upstream: upstream.NewMetrics(reg),
-		reviews: cache.NewMetrics(cacheRegisterer(reg, "reviews")),
-		callers: cache.NewMetrics(cacheRegisterer(reg, "callers")),
+		reviews:    cache.NewMetrics(cacheRegisterer(reg, "reviews")),
+		callers:    cache.NewMetrics(cacheRegisterer(reg, "callers")),
+		revocation: revocation.NewMetrics(reg),
 	}
 	reg.MustRegister(m.keys)
 	return m
@@ -295,14 +298,19 @@ func (c *Chain) Run(ctx context.Context) {
 }
 
 // AwaitAddedKeys waits until every issuer a successor added or changed has
-// tried to load its keys once, or ctx is done. Run the chain first. Swapping
-// to the chain after it means a changed issuer's tokens do not meet an empty
-// key set; an issuer whose first fetch fails is not waited for longer.
+// tried to load its keys once, and synced its revocation watch if it has
+// one, or ctx is done. Run the chain first. Swapping to the chain after it
+// means a changed issuer's tokens do not meet an empty key set, nor go to
+// the revocation fallback; an issuer whose first fetch fails is not waited
+// for longer.
 func (c *Chain) AwaitAddedKeys(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	pending := func(is *issuer) bool {
+		return !is.keys.Attempted() || (is.revocation != nil && !is.revocation.Synced())
+	}
 	for {
-		if !slices.ContainsFunc(c.added, func(is *issuer) bool { return !is.keys.Attempted() }) {
+		if !slices.ContainsFunc(c.added, pending) {
 			return nil
 		}
 		select {

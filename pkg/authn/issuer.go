@@ -16,6 +16,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/mapping"
@@ -50,6 +51,9 @@ type issuer struct {
 	upstream  *upstream.Client
 	policy    v1alpha1.UpstreamPolicy
 	typ       v1alpha1.IssuerType
+	// revocation watches the issuing cluster's objects; nil without a
+	// revocation block.
+	revocation *revocation.Watcher
 
 	// cfg and denied are what the issuer was built from: a reload carries
 	// the issuer over only when both are unchanged.
@@ -61,8 +65,8 @@ type issuer struct {
 	lifecycle
 }
 
-// lifecycle runs an issuer's key set once, from the first chain that
-// holds it until the last one that does is retired.
+// lifecycle runs an issuer's key set and revocation watch once, from the
+// first chain that holds it until the last one that does is retired.
 type lifecycle struct {
 	startOnce sync.Once
 	mu        sync.Mutex
@@ -79,6 +83,9 @@ func (is *issuer) start(ctx context.Context) {
 		}
 		ctx, is.cancel = context.WithCancel(ctx)
 		go is.keys.Run(ctx)
+		if is.revocation != nil {
+			go is.revocation.Run(ctx)
+		}
 	})
 }
 
@@ -127,6 +134,9 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 		if is.upstream, err = newUpstream(cfg, m.upstream); err != nil {
 			return nil, err
 		}
+	}
+	if is.revocation, err = newRevocation(cfg, m.revocation); err != nil {
+		return nil, err
 	}
 	for _, kid := range cfg.KeyIDs {
 		is.keyIDs[kid] = true
@@ -239,6 +249,8 @@ func (is *issuer) authenticate(ctx context.Context, token string, fallBack bool)
 	switch {
 	case err == nil && is.needsConfirmation(res):
 		return is.confirm(ctx, token, res)
+	case err == nil && is.revocation != nil:
+		return is.checkRevocation(ctx, token, res)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
 	case fallBack && is.canFallBack(err, token):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
 )
 
 // keysReady is an issuer's readiness: ready once keys are loaded, with a
@@ -66,7 +67,7 @@ func plural(n int, one, many string) string {
 }
 
 // ReadyChecks report, per issuer in name order, whether its keys are
-// loaded; they never gate. With readiness.issuers any or all, one more
+// loaded and whether its revocation watch decides tokens; they never gate. With readiness.issuers any or all, one more
 // check, issuer-keys, gates on the issuers tokenfed started with.
 func (c *Chain) ReadyChecks() []healthz.HealthChecker {
 	var checks []healthz.HealthChecker
@@ -74,6 +75,9 @@ func (c *Chain) ReadyChecks() []healthz.HealthChecker {
 	for _, name := range slices.Sorted(maps.Keys(c.issuers)) {
 		is := c.issuers[name]
 		checks = append(checks, keysReady{is})
+		if is.revocation != nil {
+			checks = append(checks, revocationReady{is.revocation})
+		}
 		if is.gates {
 			gating = append(gating, is)
 		}
@@ -116,4 +120,43 @@ func (g issuersGate) Check(*http.Request) error {
 // Detail is shown by /readyz?verbose.
 func (g issuersGate) Detail() string {
 	return fmt.Sprintf("readiness.issuers %s, over the %d %s configured at start", g.mode, len(g.issuers), plural(len(g.issuers), "issuer", "issuers"))
+}
+
+// revocationReady is an issuer's revocation watch: ok while every watched
+// resource decides tokens, with the objects held and each watch's state.
+// It never gates: tokens then go to the configured fallback.
+type revocationReady struct{ w *revocation.Watcher }
+
+var _ healthz.HealthChecker = revocationReady{}
+
+func (r revocationReady) Name() string { return "revocation-" + r.w.Name() }
+
+func (r revocationReady) Informational() bool { return true }
+
+func (r revocationReady) Check(*http.Request) error {
+	var msgs []string
+	for _, st := range r.w.Status() {
+		if st.Err != nil {
+			msgs = append(msgs, st.Err.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// Detail lists, per resource, the objects held and how long its watch has
+// been up or broken, e.g. "serviceaccounts 12 (watch up 5m0s), pods 40
+// (watch up 5m0s), nodes 3 (watch broken 4s)".
+func (r revocationReady) Detail() string {
+	var parts []string
+	for _, st := range r.w.Status() {
+		state := "up"
+		if !st.Up {
+			state = "broken"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d (watch %s %s)", st.Resource, st.Objects, state, st.For.Round(time.Second)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -108,10 +108,20 @@ const (
 	bearerCallerCase  = "2c tokenfed, cached, bearer caller (own token cached) granted issuer hub"
 )
 
+// Cases 2w and 3w are cases 2 and 3a on a tokenfed whose hub issuer has
+// revocation watch (and an onFailure upstream, which these tokens never
+// need): every review, cached or not, checks the token's ServiceAccount
+// against the watched objects.
+const (
+	watchCachedCase   = "2w tokenfed watch, cached (one token repeated)"
+	watchUncachedCase = "3w tokenfed watch, uncached RS256 (each token once)"
+)
+
 // cases builds every case; pools of distinct tokens back the uncached ones.
 func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 	tf := e.tokenfed.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	up := e.upstreamTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	watch := e.watchTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	cl := e.callersTF.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	apiserver := e.hub.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
 	return []benchCase{
@@ -120,7 +130,9 @@ func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 		{name: "2 tokenfed, cached (one token repeated)", url: tf, tls: e.tfTLS, bodies: repeated(valid), server: []string{"tokenfed"}, backToBack: true},
 		{name: certCallerCase, url: cl, tls: e.callersTLS, bodies: repeated(valid), server: []string{"tokenfed-callers"}, backToBack: true},
 		{name: bearerCallerCase, url: cl, tls: e.bearerTLS, authorization: "Bearer " + e.callerToken, bodies: repeated(valid), server: []string{"tokenfed-callers"}, backToBack: true},
+		{name: watchCachedCase, url: watch, tls: e.watchTLS, bodies: repeated(valid), server: []string{"tokenfed-watch"}, backToBack: true},
 		{name: "3a tokenfed, uncached RS256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed"}, pooled: true},
+		{name: watchUncachedCase, url: watch, tls: e.watchTLS, bodies: pooled(rsPool), server: []string{"tokenfed-watch"}, pooled: true},
 		{name: "3b tokenfed, uncached ES256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(esPool), server: []string{"tokenfed"}, pooled: true},
 		{name: "4a tokenfed, garbage tokens", url: tf, tls: e.tfTLS, bodies: repeated(reviewBody("garbage-not-a-token")), server: []string{"tokenfed"}},
 		{name: "4b tokenfed, unknown issuer", url: tf, tls: e.tfTLS, bodies: cycled(unknownIssuerBodies()), server: []string{"tokenfed"}},

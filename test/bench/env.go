@@ -26,12 +26,17 @@ import (
 type env struct {
 	hub                  *controlplane.ControlPlane
 	tokenfed, upstreamTF *tokenfedproc.Process
+	// watchTF is tokenfed with revocation watch (cases 2w, 3w): the same
+	// issuers and cache as tokenfed, plus an onFailure upstream whose
+	// credentials the watch uses.
+	watchTF *tokenfedproc.Process
 	// callersTF is tokenfed with caller policies (cases 2b, 2c): the same
 	// issuers and cache as tokenfed, only callers differs.
 	callersTF         *tokenfedproc.Process
 	echoURL, proxyURL string
 	hubTLS, tfTLS     *tls.Config
 	upTLS, callersTLS *tls.Config
+	watchTLS          *tls.Config
 	// bearerTLS trusts callersTF without presenting a client certificate:
 	// the caller of case 2c is its own bearer token, callerToken.
 	bearerTLS   *tls.Config
@@ -109,15 +114,20 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	say("starting tokenfed (local verification), tokenfed (upstream policy always) and tokenfed (caller policies)")
-	if e.tokenfed, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed"), jwks, nil, v1alpha1.Callers{}); err != nil {
+	say("starting tokenfed (local verification), tokenfed (upstream policy always), tokenfed (caller policies) and tokenfed (revocation watch)")
+	if e.tokenfed, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed"), jwks, nil, nil, v1alpha1.Callers{}); err != nil {
 		return err
 	}
 	always := &v1alpha1.Upstream{Kubeconfig: e.hub.Kubeconfig, Policy: v1alpha1.UpstreamAlways, MaxConcurrent: 256}
-	if e.upstreamTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-upstream"), jwks, always, v1alpha1.Callers{}); err != nil {
+	if e.upstreamTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-upstream"), jwks, always, nil, v1alpha1.Callers{}); err != nil {
 		return err
 	}
-	if e.callersTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-callers"), jwks, nil, benchCallers()); err != nil {
+	if e.callersTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-callers"), jwks, nil, nil, benchCallers()); err != nil {
+		return err
+	}
+	onFailure := &v1alpha1.Upstream{Kubeconfig: e.hub.Kubeconfig, Policy: v1alpha1.UpstreamOnFailure, MaxConcurrent: 256}
+	watch := &v1alpha1.Revocation{Mode: v1alpha1.RevocationWatch}
+	if e.watchTF, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed-watch"), jwks, onFailure, watch, v1alpha1.Callers{}); err != nil {
 		return err
 	}
 	if e.callerToken, err = e.rs.mint(callerAudience); err != nil {
@@ -127,6 +137,7 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 	e.tfTLS = e.tokenfed.TLSConfig()
 	e.upTLS = e.upstreamTF.TLSConfig()
 	e.callersTLS = e.callersTF.TLSConfig()
+	e.watchTLS = e.watchTF.TLSConfig()
 	e.bearerTLS = e.callersTF.TLSConfig()
 	e.bearerTLS.Certificates = nil
 	return nil
@@ -147,9 +158,9 @@ func benchCallers() v1alpha1.Callers {
 	}
 }
 
-func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.Upstream, callers v1alpha1.Callers) (*tokenfedproc.Process, error) {
+func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.Upstream, rev *v1alpha1.Revocation, callers v1alpha1.Callers) (*tokenfedproc.Process, error) {
 	hub := federation.HubIssuer("hub", e.hub)
-	hub.Upstream = up
+	hub.Upstream, hub.Revocation = up, rev
 	hub.Fetch.UnknownKidCooldown = metav1.Duration{Duration: kidCooldown}
 	edge := v1alpha1.Issuer{Name: "edge", URL: edgeIssuer, StaticKeys: &v1alpha1.StaticKeys{JWKS: jwks}, Algorithms: []string{"ES256"}}
 	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{hub, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}, Callers: callers}
@@ -203,6 +214,7 @@ func (e *env) findPids(context.Context, string) error {
 		"tokenfed":          "serve --config " + e.tokenfed.ConfigFile,
 		"tokenfed-upstream": "serve --config " + e.upstreamTF.ConfigFile,
 		"tokenfed-callers":  "serve --config " + e.callersTF.ConfigFile,
+		"tokenfed-watch":    "serve --config " + e.watchTF.ConfigFile,
 	} {
 		pid, err := pidListening(marker)
 		if err != nil {

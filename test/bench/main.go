@@ -201,6 +201,8 @@ func (e *env) process(server string) *tokenfedproc.Process {
 		return e.upstreamTF
 	case "tokenfed-callers":
 		return e.callersTF
+	case "tokenfed-watch":
+		return e.watchTF
 	}
 	return e.tokenfed
 }

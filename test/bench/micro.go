@@ -10,8 +10,8 @@ import (
 )
 
 // micro are the Go micro-benchmarks: verification against raw crypto, a
-// cache hit, bytes per cache entry, and the callers layer of a cached
-// review.
+// cache hit, bytes per cache entry, the callers layer of a cached review,
+// and revocation watch against policy never (verify path, cache hit).
 type micro struct {
 	values map[string]float64 // "BenchmarkX unit" -> value
 	raw    string
@@ -27,6 +27,7 @@ func runMicro() (*micro, error) {
 		{"test", "-run", "^$", "-bench", "^BenchmarkCacheHit$", "-benchtime", "2s", "-count", "3", "./pkg/authn/cache/"},
 		{"test", "-run", "^$", "-bench", "^BenchmarkBytesPerEntry$", "-benchtime", "1x", "./pkg/authn/cache/"},
 		{"test", "-run", "^$", "-bench", "^BenchmarkCachedReview$", "-benchmem", "-benchtime", "1s", "-count", "3", "./pkg/callers/"},
+		{"test", "-run", "^$", "-bench", "^(BenchmarkVerifyPath|BenchmarkChainCachedWatch)$", "-benchtime", "1s", "-count", "3", "./pkg/authn/"},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = tokenfedproc.RepoRoot()

@@ -59,7 +59,7 @@ func (r *report) table() {
 			res.caseName, proto(res.h2), res.conc, res.rps(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond),
 			res.cpuPer1k, res.rss, ratio(res.rps(), ceil.rps()), ratio(res.rps(), kas.rps()), res.errors+res.non200WhenUnexpected())
 	}
-	r.sb.WriteString("\nerrors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs (3a, 3b, 7) last at most 2 s each so that 100k distinct tokens cover all four; a run that still runs dry stops early.\n\n")
+	r.sb.WriteString("\nerrors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs (3a, 3b, 3w, 7) last at most 2 s each so that 100k distinct tokens cover all four; a run that still runs dry stops early.\n\n")
 }
 
 // non200WhenUnexpected: every case here expects HTTP 200 (rejections are
@@ -90,6 +90,7 @@ func (r *report) targets() {
 				z := g.rps() / ceil.rps()
 				fmt.Fprintf(&r.sb, "| %s ≥ 0.8 × ceiling (%s, c=%d) | %.2f× | %s |\n", strings.TrimSpace(g.caseName[3:]), proto(h2), conc, z, r.verdict(z >= 0.8))
 			}
+			r.watchTargets(c, h2, conc)
 			u, _ := r.find("3a ", h2, conc)
 			raw := r.micro.get("BenchmarkRawRSAVerify", "ns/op") / 1e9 * 1000 // CPU s per 1000 raw verifications
 			budget := ceil.cpuPer1k + 1.5*raw
@@ -130,6 +131,22 @@ func (r *report) callerTargets(cached, ceil result) {
 	}
 }
 
+// watchTargets: revocation watch keeps cached (2w vs 2) and uncached
+// (3w vs 3a) throughput within 10% of policy never's, from runs of the
+// same round.
+func (r *report) watchTargets(cached result, h2 bool, conc int) {
+	for _, pair := range [][2]string{{"2w ", "2 "}, {"3w ", "3a "}} {
+		w, ok := r.find(pair[0], h2, conc)
+		if !ok {
+			continue
+		}
+		base, _ := r.find(pair[1], h2, conc)
+		x := w.rps() / base.rps()
+		fmt.Fprintf(&r.sb, "| %s ≥ 0.9 × %s (%s, c=%d) | %.2f×; CPU %.1f vs %.1f µs/review | %s |\n",
+			strings.TrimSpace(w.caseName[3:]), strings.TrimSpace(base.caseName[2:]), proto(h2), conc, x, w.cpuPer1k*1000, base.cpuPer1k*1000, r.verdict(x >= 0.9))
+	}
+}
+
 func (r *report) microSection() {
 	r.sb.WriteString("## Go micro-benchmarks (best of 3)\n\n| benchmark | value |\n|---|---|\n")
 	for _, k := range []string{
@@ -138,6 +155,10 @@ func (r *report) microSection() {
 		"BenchmarkCachedReview/no_gate ns/op", "BenchmarkCachedReview/certificate,_every_issuer ns/op",
 		"BenchmarkCachedReview/certificate,_issuer_grant ns/op", "BenchmarkCachedReview/bearer,_issuer_grant ns/op",
 		"BenchmarkCachedReview/certificate,_issuer_grant allocs/op", "BenchmarkCachedReview/bearer,_issuer_grant allocs/op",
+		"BenchmarkVerifyPath/plain/never ns/op", "BenchmarkVerifyPath/plain/watch ns/op",
+		"BenchmarkVerifyPath/pod-bound/never ns/op", "BenchmarkVerifyPath/pod-bound/watch ns/op",
+		"BenchmarkChainCachedWatch/plain/never ns/op", "BenchmarkChainCachedWatch/plain/watch ns/op",
+		"BenchmarkChainCachedWatch/pod-bound/never ns/op", "BenchmarkChainCachedWatch/pod-bound/watch ns/op",
 	} {
 		fmt.Fprintf(&r.sb, "| %s | %.0f |\n", k, r.micro.values[k])
 	}

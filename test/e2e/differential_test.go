@@ -46,6 +46,14 @@ var reviewAudiences = map[string][]string{
 func TestDifferentialAgainstHub(t *testing.T) {
 	f := startFederation(t, federation.Options{WebhookVersion: "v1"})
 	pod, secret := hubObjects(t, f.Hub)
+	differential(t, f, pod, secret)
+}
+
+// differential reviews a token of each tokenCase with each of
+// reviewAudiences, at the hub and through tokenfed, and wants the same
+// answers.
+func differential(t *testing.T, f *federation.Federation, pod *corev1.Pod, secret *corev1.Secret) {
+	t.Helper()
 	tokenfed, err := kubernetes.NewForConfig(f.Tokenfed.RESTConfig())
 	if err != nil {
 		t.Fatal(err)

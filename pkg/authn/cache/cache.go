@@ -32,6 +32,25 @@ type Result struct {
 	// NoCache keeps the result out of the cache: cheap rejections that
 	// would only let garbage evict real entries, and transient faults.
 	NoCache bool
+	// Revalidate, when set on an authenticated result, is asked on every
+	// hit whether the answer still holds; when it does not, the hit counts
+	// as a miss and the token is reviewed anew. It lets an answer be cached
+	// for the success TTL and still be withdrawn at once when what it
+	// depends on goes away (a deleted ServiceAccount or Pod, see package
+	// revocation). It must be cheap: it runs on every hit.
+	Revalidate Revalidator
+}
+
+// Revalidator re-checks a cached authenticated answer.
+type Revalidator interface {
+	// StillValid reports whether the answer may be served again at now,
+	// the cache's clock reading for the lookup.
+	StillValid(now time.Time) bool
+}
+
+// usable says whether a cached result may be served at now.
+func (r *Result) usable(now time.Time) bool {
+	return !r.OK || r.Revalidate == nil || r.Revalidate.StillValid(now)
 }
 
 // AuthenticateFunc computes a result on a cache miss.
@@ -85,7 +104,7 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 	auds, _ := authenticator.AudiencesFrom(ctx)
 	key := c.keyFor(auds, token)
 	now := c.opts.Clock.Now()
-	if r, ok := c.shardFor(key).get(key, now); ok {
+	if r, ok := c.shardFor(key).get(key, now); ok && r.usable(now) {
 		c.opts.Metrics.hit()
 		return r.Response, r.OK, r.Err
 	}
@@ -101,8 +120,9 @@ func (c *Cache) AuthenticateToken(ctx context.Context, token string) (*authentic
 // checked against the issuer of the answer the review would get.
 func (c *Cache) LookupAuthenticated(auds authenticator.Audiences, token string) (*authenticator.Response, bool) {
 	key := c.keyFor(auds, token)
-	r, ok := c.shardFor(key).get(key, c.opts.Clock.Now())
-	if !ok || !r.OK || r.Err != nil || r.Response == nil {
+	now := c.opts.Clock.Now()
+	r, ok := c.shardFor(key).get(key, now)
+	if !ok || !r.OK || r.Err != nil || r.Response == nil || !r.usable(now) {
 		return nil, false
 	}
 	c.opts.Metrics.hit()

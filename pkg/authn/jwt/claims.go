@@ -77,6 +77,23 @@ func (k *kubernetesClaims) serviceAccountInfo(jti string) (*serviceaccount.Servi
 	return info, k.boundKind(), nil
 }
 
+// refs are the objects the claims reference; k has been checked by
+// serviceAccountInfo.
+func (k *kubernetesClaims) refs() Refs {
+	return Refs{
+		Namespace:      k.Namespace,
+		ServiceAccount: ObjectRef{Name: k.ServiceAccount.Name, UID: k.ServiceAccount.UID, Set: true},
+		Pod:            k.Pod.objectRef(), Secret: k.Secret.objectRef(), Node: k.Node.objectRef(),
+	}
+}
+
+func (r *ref) objectRef() ObjectRef {
+	if r == nil {
+		return ObjectRef{}
+	}
+	return ObjectRef{Name: r.Name, UID: r.UID, Set: true}
+}
+
 func (k *kubernetesClaims) boundKind() BoundKind {
 	switch {
 	case k.Pod != nil:

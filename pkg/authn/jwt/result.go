@@ -60,6 +60,33 @@ type Result struct {
 	Expiry time.Time
 	// BoundTo is the bound object kind, for whenBound upstream policies.
 	BoundTo BoundKind
+	// Refs are the objects a service-account token references, for
+	// revocation checks; zero for OIDC tokens.
+	Refs Refs
+}
+
+// ObjectRef is one object a service-account token references, as its
+// kubernetes.io claims name it. Set says the claim is present: a present
+// claim with an empty name references an object that cannot exist.
+type ObjectRef struct {
+	Name, UID string
+	Set       bool
+}
+
+// Refs are the objects a service-account token depends on, from its
+// kubernetes.io claims (pkg/serviceaccount/claims.go in kube-apiserver).
+// Which of them the issuing cluster checks is its validator's rule, not
+// this type's: a pod-bound token's Node is informational only.
+type Refs struct {
+	// Namespace is the service account's, and the Pod's and Secret's.
+	Namespace      string
+	ServiceAccount ObjectRef
+	Pod            ObjectRef
+	Secret         ObjectRef
+	// Node is cluster-scoped.
+	Node ObjectRef
+	// IssuedAt is the token's iat, zero if it has none.
+	IssuedAt time.Time
 }
 
 // Keys is what verifiers need from a key set; *keyset.KeySet implements it.

@@ -120,10 +120,13 @@ func (v *ServiceAccountVerifier) Verify(ctx context.Context, token string) (*Res
 	if err != nil {
 		return nil, err
 	}
+	refs := c.Kubernetes.refs()
+	refs.IssuedAt = expiry(c.IssuedAt)
 	return &Result{
 		Response: &authenticator.Response{User: info.UserInfo(), Audiences: auds},
 		Expiry:   expiry(c.Expiry),
 		BoundTo:  bound,
+		Refs:     refs,
 	}, nil
 }
 

@@ -33,6 +33,7 @@ var (
 	DefaultAlgorithms          = []string{"RS256", "ES256"}
 	DefaultAllowCacheTTL       = 5 * time.Minute
 	DefaultDenyCacheTTL        = 30 * time.Second
+	DefaultMaxWatchOutage      = 30 * time.Second
 )
 
 // SetDefaults fills every unset field of c with its default. It is
@@ -110,6 +111,16 @@ func setIssuerDefaults(is *Issuer) {
 	if is.Upstream != nil {
 		setUpstreamDefaults(is.Upstream)
 	}
+	if is.Revocation != nil {
+		setRevocationDefaults(is.Revocation)
+	}
+}
+
+func setRevocationDefaults(r *Revocation) {
+	if r.NotSynced == "" {
+		r.NotSynced = RevocationFallbackUpstream
+	}
+	setDuration(&r.MaxWatchOutage, DefaultMaxWatchOutage)
 }
 
 func setFetchDefaults(f *Fetch) {

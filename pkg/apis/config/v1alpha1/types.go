@@ -321,6 +321,62 @@ type Issuer struct {
 	// Upstream is the issuing cluster's own TokenReview API, the authority for
 	// tokens that cannot be verified locally. Optional.
 	Upstream *Upstream `json:"upstream,omitempty"`
+
+	// Revocation (ServiceAccount only) has tokenfed learn, without a round
+	// trip per token, that a token's objects are gone, as the issuing
+	// cluster would. It uses the upstream's credentials. Optional: without
+	// it a locally verified token is valid until its exp unless the
+	// upstream policy asks the cluster. See docs/revocation.md.
+	Revocation *Revocation `json:"revocation,omitempty"`
+}
+
+// RevocationMode says how tokenfed learns that a token was revoked.
+type RevocationMode string
+
+const (
+	// RevocationWatch watches the issuing cluster's ServiceAccounts, Pods
+	// and Nodes (and Secrets, when granted) with metadata-only informers,
+	// and accepts a locally verified token only while every object it
+	// references exists with the UID it names, by kube-apiserver's rule
+	// (pkg/serviceaccount/claims.go).
+	RevocationWatch RevocationMode = "watch"
+)
+
+// RevocationFallback says what happens to a locally verified token while
+// the watch cannot vouch for it.
+type RevocationFallback string
+
+const (
+	// RevocationFallbackUpstream has the cluster's TokenReview API confirm
+	// it, as policy always would.
+	RevocationFallbackUpstream RevocationFallback = "upstream"
+	// RevocationFallbackReject rejects it, uncached, until the watch vouches
+	// again.
+	RevocationFallbackReject RevocationFallback = "reject"
+)
+
+// Revocation configures revocation checks of an issuer's tokens.
+type Revocation struct {
+	// Mode is watch, the only mode so far. Required.
+	Mode RevocationMode `json:"mode"`
+	// Secrets also watches Secrets, so secret-bound tokens are checked
+	// locally too. It needs list and watch on secrets in the issuing
+	// cluster, which is sensitive: without it (the default) a secret-bound
+	// token is handled as with notSynced. Legacy (secret-based) tokens
+	// always go upstream: their Secret's data, which a metadata watch does
+	// not see, decides them.
+	Secrets bool `json:"secrets,omitempty"`
+	// NotSynced is what happens to a locally verified token while the watch
+	// cannot vouch for it: before the first sync, after the watch has been
+	// broken longer than maxWatchOutage, for a secret-bound token without
+	// secrets, and for a token issued in the last few seconds whose objects
+	// the watch has not seen yet. upstream (default) or reject; upstream
+	// needs an upstream policy other than never.
+	NotSynced RevocationFallback `json:"notSynced,omitempty"`
+	// MaxWatchOutage is how long the objects last seen still vouch for
+	// tokens after a watch broke; it bounds how late a deletion during an
+	// outage is noticed. Default 30s.
+	MaxWatchOutage metav1.Duration `json:"maxWatchOutage"`
 }
 
 // StaticKeys are keys given by the operator instead of discovery.
@@ -391,7 +447,8 @@ const (
 	// UpstreamAlways calls it for every token of the issuer.
 	UpstreamAlways UpstreamPolicy = "always"
 	// UpstreamWhenBound calls it for tokens bound to a Pod, Secret or Node, so
-	// deleting the object revokes the token.
+	// deleting the object revokes the token. With revocation mode watch it
+	// is refused: the watch covers those tokens.
 	UpstreamWhenBound UpstreamPolicy = "whenBound"
 )
 

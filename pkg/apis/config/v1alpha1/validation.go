@@ -24,6 +24,7 @@ func Validate(c *Configuration) field.ErrorList {
 	allErrs := append(pathErrs, validateServer(&c.Server, field.NewPath("server"))...)
 	allErrs = append(allErrs, validateCache(&c.Cache, field.NewPath("cache"))...)
 	allErrs = append(allErrs, validateIssuers(c.Issuers, field.NewPath("issuers"))...)
+	allErrs = append(allErrs, validateRevocations(c.Issuers, field.NewPath("issuers"))...)
 	allErrs = append(allErrs, validateCallers(c, field.NewPath("callers"))...)
 	allErrs = append(allErrs, validateReadiness(&c.Readiness, field.NewPath("readiness"))...)
 	if c.OpaqueTokenUpstream != "" && !hasUpstream(c.Issuers, c.OpaqueTokenUpstream) {

@@ -1,0 +1,136 @@
+package revocation
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+)
+
+// connection is the state of one resource's watch: whether a watch is
+// established and since when it has been established, or broken. The
+// reflector re-watches at once when a watch ends normally (every few
+// minutes), so a break that lasts is an outage.
+type connection struct {
+	up    atomic.Bool
+	since atomic.Int64 // Unix nanoseconds of the last change
+	clock clock.PassiveClock
+}
+
+func (c *connection) set(up bool) {
+	c.since.Store(c.clock.Now().UnixNano())
+	c.up.Store(up)
+}
+
+// state returns whether the watch is up and how long it has been up or down.
+func (c *connection) state(now time.Time) (bool, time.Duration) {
+	return c.up.Load(), now.Sub(time.Unix(0, c.since.Load()))
+}
+
+// listWatch lists and watches one resource's metadata across all
+// namespaces and records the watch's connection. Requests run with a
+// logger that discards: at -v=8 and above client-go would log whole list
+// responses, tens of megabytes on a large cluster; the reflector's own
+// lines, from the informer's context, still say what happened.
+func listWatch(client metadata.Interface, gvr schema.GroupVersionResource, conn *connection) *cache.ListWatch {
+	res := client.Resource(gvr)
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return res.List(quiet(ctx), opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			w, err := res.Watch(quiet(ctx), opts)
+			if err != nil {
+				conn.markDown()
+				return nil, err
+			}
+			initial := opts.SendInitialEvents != nil && *opts.SendInitialEvents
+			return track(w, conn, initial), nil
+		},
+	}
+}
+
+// markDown records a failed watch request; a watch already down stays down
+// since it broke.
+func (c *connection) markDown() {
+	if c.up.Load() {
+		c.set(false)
+	}
+}
+
+// revert puts the connection back down since a given time: a watch that
+// was accepted but whose first event is an error (a resource version too
+// old after an outage) never delivered anything, so it does not end the
+// outage it was meant to end.
+func (c *connection) revert(since int64) {
+	c.since.Store(since)
+	c.up.Store(false)
+}
+
+func quiet(ctx context.Context) context.Context { return logr.NewContext(ctx, logr.Discard()) }
+
+// trackedWatch passes a watch's events on and records its connection: up
+// once established (for a watch that streams the initial state, once that
+// state has arrived: the k8s.io/initial-events-end bookmark), down when
+// its result channel closes.
+type trackedWatch struct {
+	inner watch.Interface
+	out   chan watch.Event
+	done  chan struct{}
+	once  sync.Once
+}
+
+func track(w watch.Interface, conn *connection, initial bool) *trackedWatch {
+	t := &trackedWatch{inner: w, out: make(chan watch.Event), done: make(chan struct{})}
+	wasUp, downSince := conn.up.Load(), conn.since.Load()
+	if !initial {
+		conn.set(true)
+	}
+	go func() {
+		defer close(t.out)
+		defer conn.markDown()
+		first := true
+		for ev := range w.ResultChan() {
+			switch {
+			case first && !initial && ev.Type == watch.Error && !wasUp:
+				conn.revert(downSince)
+			case initial && isInitialEventsEnd(ev):
+				conn.set(true)
+			}
+			first = false
+			select {
+			case t.out <- ev:
+			case <-t.done:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *trackedWatch) ResultChan() <-chan watch.Event { return t.out }
+
+func (t *trackedWatch) Stop() {
+	t.once.Do(func() {
+		close(t.done)
+		t.inner.Stop()
+	})
+}
+
+func isInitialEventsEnd(ev watch.Event) bool {
+	if ev.Type != watch.Bookmark {
+		return false
+	}
+	m, err := meta.Accessor(ev.Object)
+	return err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true"
+}
