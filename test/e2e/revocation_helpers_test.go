@@ -28,56 +28,44 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
 
-// revocationRBAC is the ClusterRole docs/revocation.md gives for the watch
-// (TestRevocationDocRBAC holds the two to each other); the tests run
-// tokenfed with exactly these grants, plus system:auth-delegator for the
-// upstream.
-const revocationRBAC = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: tokenfed-revocation
-rules:
-- apiGroups: [""]
-  resources: ["serviceaccounts", "pods", "nodes"]
-  verbs: ["list", "watch"]
-`
-
-// revocationSecretsRBAC is the separate grant that revocation.secrets needs.
-const revocationSecretsRBAC = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: tokenfed-revocation-secrets
-rules:
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["list", "watch"]
-`
+// The ClusterRoles config/upstream-rbac ships, which the tests grant
+// tokenfed and nothing else: TokenReviews, the watch, and (with
+// revocation.secrets) Secrets. TestRevocationDocRBAC holds
+// docs/revocation.md to the same files.
+const (
+	tokenReviewRole       = "../../config/upstream-rbac/cluster_roles.yaml"
+	revocationRole        = "../../config/upstream-rbac/revocation/cluster_role.yaml"
+	revocationSecretsRole = "../../config/upstream-rbac/revocation-secrets/cluster_role.yaml"
+)
 
 // watcherKubeconfig creates ServiceAccount kube-system/<name> on the hub,
-// binds it to the documented roles (and the secrets one when secrets), and
-// returns a kubeconfig with a token of it: tokenfed then watches and
-// reviews with nothing more than the documentation grants.
+// binds it to the roles config/upstream-rbac ships (and the secrets one
+// when secrets), and returns a kubeconfig with a token of it: tokenfed then
+// watches and reviews with nothing more than the manifests grant.
 func watcherKubeconfig(t *testing.T, hub *controlplane.ControlPlane, name string, secrets bool) string {
 	t.Helper()
 	if _, err := hub.CreateServiceAccount(ctx(t), "kube-system", name); err != nil {
 		t.Fatal(err)
 	}
-	roles := []string{revocationRBAC}
+	roles := []string{tokenReviewRole, revocationRole}
 	if secrets {
-		roles = append(roles, revocationSecretsRBAC)
+		roles = append(roles, revocationSecretsRole)
 	}
 	var refs []string
-	for _, doc := range roles {
-		var role rbacv1.ClusterRole
-		if err := yaml.UnmarshalStrict([]byte(doc), &role); err != nil {
+	for _, file := range roles {
+		doc, err := os.ReadFile(file)
+		if err != nil {
 			t.Fatal(err)
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.UnmarshalStrict(doc, &role); err != nil {
+			t.Fatalf("%s: %v", file, err)
 		}
 		if _, err := hub.Client.RbacV1().ClusterRoles().Create(ctx(t), &role, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
 			t.Fatal(err)
 		}
 		refs = append(refs, role.Name)
 	}
-	refs = append(refs, "system:auth-delegator")
 	for _, role := range refs {
 		b := &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: name + "-" + strings.ReplaceAll(role, ":", "-")},
