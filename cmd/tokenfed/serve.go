@@ -35,7 +35,7 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Serve the TokenReview webhook",
-		Args:  noArgs,
+		Args:  noArgsConfigFlag,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.complete(cmd.Flags())
 			if err != nil {
