@@ -450,3 +450,32 @@ func loose[T any](t *testing.T, ms []manifest, kind, name string) *T {
 	t.Fatalf("got no %s %q", kind, name)
 	return nil
 }
+
+// TestReadmeListsEveryMetric: README.md's list of metrics ("Readiness and
+// metrics") names every metric tokenfed exports, and nothing else, so an
+// operator building dashboards and alerts from it misses none.
+func TestReadmeListsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)Metrics \\(prefix `tokenfed_`\\):(.*?)Labels never carry").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md: got no paragraph \"Metrics (prefix `tokenfed_`): ... Labels never carry\"")
+	}
+	listed := map[string]bool{}
+	for _, name := range regexp.MustCompile("`([a-z]+_[a-z_]+)(\\{[a-z_,]*\\})?`").FindAllSubmatch(m[1], -1) {
+		listed["tokenfed_"+string(name[1])] = true
+	}
+	exported := exportedMetrics(t)
+	for name := range exported {
+		if !listed[name] {
+			t.Errorf("README.md does not list the metric %s", name)
+		}
+	}
+	for name := range listed {
+		if !exported[name] {
+			t.Errorf("README.md lists %s, which tokenfed does not export", name)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +126,33 @@ func TestConfigurationsValidate(t *testing.T) {
 				t.Errorf("got errors, want none:\n%v", errs.ToAggregate())
 			}
 		})
+	}
+}
+
+// TestInClusterIssuersFetchKeysDirectly: an issuer that is the API server
+// of the cluster tokenfed runs in, fetched with the pod's credentials,
+// names its jwksURL. kube-apiserver's discovery document puts jwks_uri at
+// its own address (https://<node IP>:6443/openid/v1/jwks, unless
+// --service-account-jwks-uri says otherwise), another origin than the
+// Service name, and tokenfed sends fetch credentials to the discovery
+// document's origin only: by discovery, the keys would never load, and
+// with readiness.issuers all no pod would ever be ready.
+func TestInClusterIssuersFetchKeysDirectly(t *testing.T) {
+	for _, file := range configurations(t) {
+		cfg, err := v1alpha1.LoadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, iss := range cfg.Issuers {
+			u, err := url.Parse(iss.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inCluster := strings.HasPrefix(u.Hostname(), "kubernetes.default.svc")
+			credentials := iss.Fetch.BearerTokenFile != "" || iss.Fetch.ClientCertFile != ""
+			if inCluster && credentials && iss.JWKSURL == "" {
+				t.Errorf("%s: issuer %s is the API server tokenfed runs next to, fetched with credentials, by discovery: set jwksURL: %s/openid/v1/jwks", file, iss.Name, strings.TrimSuffix(iss.URL, "/"))
+			}
+		}
 	}
 }

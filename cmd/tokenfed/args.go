@@ -24,6 +24,18 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// noArgsConfigFlag is noArgs for a command that reads its file from
+// --config: `tokenfed config validate config.yaml` is the usual slip, so
+// without --config the message says where the file goes (still without
+// repeating the argument).
+func noArgsConfigFlag(cmd *cobra.Command, args []string) error {
+	err := noArgs(cmd, args)
+	if err != nil && !cmd.Flags().Changed("config") {
+		return fmt.Errorf("%w; give the configuration file as --config FILE", err)
+	}
+	return err
+}
+
 // rootArgs refuses a command that is not one, without repeating it: a
 // token given with the command name forgotten (`tokenfed $TOKEN`) would
 // otherwise be printed as the unknown command. Suggestions are the names

@@ -54,7 +54,7 @@ func usageError(err error) error {
 }
 
 func configNoArgs(cmd *cobra.Command, args []string) error {
-	return usageError(noArgs(cmd, args))
+	return usageError(noArgsConfigFlag(cmd, args))
 }
 
 func newConfigValidateCommand() *cobra.Command {

@@ -94,6 +94,7 @@ func TestConfigValidate(t *testing.T) {
 		{"a missing file", []string{"--config", missing}, 2, "", "Error: --config: cannot read it: no such file or directory\n"},
 		{"no --config", nil, 2, "", "Error: --config is required\n"},
 		{"an argument", []string{"--config", valid, "extra"}, 2, "", "Error: tokenfed config validate takes no arguments, got 1\n"},
+		{"the file as an argument", []string{valid}, 2, "", "Error: tokenfed config validate takes no arguments, got 1; give the configuration file as --config FILE\n"},
 		{"an unknown flag", []string{"--config", valid, "--strict"}, 2, "", "Error: unknown flag: --strict\n"},
 		{"--config without a value", []string{"--config"}, 2, "", "Error: flag needs a value: --config\n"},
 	} {
@@ -232,6 +233,19 @@ func TestConfigValidateBinary(t *testing.T) {
 		out, _ := cmd.CombinedOutput()
 		if got := cmd.ProcessState.ExitCode(); got != tc.want {
 			t.Errorf("tokenfed %s: got exit code %d, want %d:\n%s", strings.Join(tc.args, " "), got, tc.want, out)
+		}
+	}
+}
+
+// TestFileAsArgumentSaysWhereItGoes: `tokenfed serve config.yaml` and
+// `tokenfed config defaults config.yaml` say that the file goes in
+// --config, without repeating what was given.
+func TestFileAsArgumentSaysWhereItGoes(t *testing.T) {
+	valid := writeConfig(t, validConfig)
+	for _, args := range [][]string{{"serve", valid}, {"config", "defaults", valid}} {
+		_, _, stderr := runCLI(t, args...)
+		if !strings.Contains(stderr, "takes no arguments, got 1; give the configuration file as --config FILE") || strings.Contains(stderr, valid) {
+			t.Errorf("tokenfed %s FILE: got stderr %q, want where the file goes, without the argument", args[0], stderr)
 		}
 	}
 }

@@ -57,6 +57,7 @@ var exampleComments = map[string]string{
 	"issuers[1].type":                "example; without claimMappings, the username is the sub claim",
 	"issuers[1].url":                 "example",
 	"issuers[1].audiences":           "example, required for OIDC: the client ID the token's aud carries",
+	"callers.authorization.mode":     "with no static list, every authenticated caller may review every issuer and read every endpoint (docs/callers.md)",
 	"issuers[1].mapping.prefix":      "default: the issuer's name and \":\"",
 }
 

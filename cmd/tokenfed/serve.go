@@ -35,7 +35,18 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Serve the TokenReview webhook",
-		Args:  noArgs,
+		Long: `Serve the TokenReview webhook, configured by --config FILE (a
+tokenfed.io/v1alpha1 Configuration; docs/configuration.md) and the flags
+below, which override the file.
+
+FILE is re-read every 2 seconds, and at once on SIGHUP. A new content is
+validated as at start and applied without a restart; one that does not
+validate is refused, logged with every error, and the last good
+configuration keeps serving (/readyz?verbose shows "config", the metric
+tokenfed_config_last_reload_successful is 0). Listener settings (address,
+port, TLS file paths, client CA path, timeouts) apply at the next restart.
+Check a file before with: tokenfed config validate --config FILE.`,
+		Args: noArgsConfigFlag,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.complete(cmd.Flags())
 			if err != nil {

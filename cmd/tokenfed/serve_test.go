@@ -54,3 +54,15 @@ func TestServeEnablesContextualLogging(t *testing.T) {
 		t.Fatalf("got klog.FromContext with sink %T, want the context's discarding logger", sink)
 	}
 }
+
+// TestServeHelpSaysItReloads: `tokenfed serve --help` tells an operator
+// that the file is applied without a restart, what a refused file does,
+// and how to check one first.
+func TestServeHelpSaysItReloads(t *testing.T) {
+	_, stdout, _ := runCLI(t, "serve", "--help")
+	for _, want := range []string{"SIGHUP", "last good", "tokenfed_config_last_reload_successful", "next restart", "tokenfed config validate"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("tokenfed serve --help lacks %q:\n%s", want, stdout)
+		}
+	}
+}
