@@ -220,7 +220,7 @@ func validateKeySource(is *Issuer, p *field.Path) field.ErrorList {
 
 func validateAudiences(is *Issuer, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	if len(is.Audiences) == 0 {
+	if len(is.Audiences) == 0 && !audiencesDefaultMissed(is) {
 		allErrs = append(allErrs, field.Required(p.Child("audiences"), "tokens of any audience would be accepted"))
 	}
 	allErrs = append(allErrs, validateAudienceValues(is.Audiences, p.Child("audiences"))...)
@@ -229,6 +229,14 @@ func validateAudiences(is *Issuer, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, field.NotSupported(p.Child("audienceMatchPolicy"), is.AudienceMatchPolicy, []string{"MatchAny"}))
 	}
 	return allErrs
+}
+
+// audiencesDefaultMissed: a ServiceAccount issuer's audiences default to
+// its url, so they are missing only because the type or the url is wrong,
+// which is reported already; saying "audiences required" too would send
+// the operator after the wrong field.
+func audiencesDefaultMissed(is *Issuer) bool {
+	return is.Type != IssuerTypeOIDC && (is.Type != IssuerTypeServiceAccount || is.URL == "")
 }
 
 // ReservedAudienceDomain holds the audiences tokenfed uses for its own

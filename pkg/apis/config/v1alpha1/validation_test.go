@@ -185,3 +185,26 @@ func TestValidateOIDCRules(t *testing.T) {
 		t.Fatalf("got %v, want a CEL compile error at issuers[1].claimValidationRules[0].expression", got)
 	}
 }
+
+// A ServiceAccount issuer's audiences default to its url: with the type
+// or the url wrong, only that field is reported, not "audiences required"
+// as well, which would send the operator after the wrong field.
+func TestValidateReportsTheWrongFieldOnly(t *testing.T) {
+	for name, is := range map[string]Issuer{
+		"type misspelt": {Name: "a", Type: "serviceaccount", URL: "https://a.example"},
+		"url missing":   {Name: "a", Type: IssuerTypeServiceAccount},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := &Configuration{
+				Server:  Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key"},
+				Callers: Callers{AllowAnonymous: true},
+				Issuers: []Issuer{is},
+			}
+			SetDefaults(cfg)
+			errs := Validate(cfg)
+			if len(errs) != 1 || strings.Contains(errs[0].Field, "audiences") {
+				t.Errorf("got %v, want one error, not about audiences", errs.ToAggregate())
+			}
+		})
+	}
+}
