@@ -57,6 +57,9 @@ type App struct {
 	metrics metrics
 	server  *server.Server
 	reload  *configreload.Watcher
+	// listener is what the server was started with; a reload cannot
+	// change it.
+	listener server.Options
 
 	// current is the configuration in force; every request reads it once,
 	// so a request in flight finishes on the one it started with.
@@ -108,7 +111,8 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 		return nil, err
 	}
 	a.current.Store(gen)
-	a.server = server.New(serverOptions(&cfg.Server), http.HandlerFunc(a.serveHTTP))
+	a.listener = serverOptions(&cfg.Server)
+	a.server = server.New(a.listener, http.HandlerFunc(a.serveHTTP))
 	return a, nil
 }
 

@@ -60,8 +60,8 @@ func (a *App) apply(ctx context.Context, cfg *v1alpha1.Configuration) error {
 	}
 	added, removed, changed := issuerChanges(prev.cfg, cfg)
 	logger.Info("configuration applied", "issuersAdded", added, "issuersRemoved", removed, "issuersChanged", changed)
-	if listenerChanged(&prev.cfg.Server, &cfg.Server) {
-		logger.Info("listener settings changed (server.bindAddress, securePort, TLS files or timeouts); they apply at the next restart")
+	if serverOptions(&cfg.Server) != a.listener {
+		logger.Info("listener settings differ from the ones serving (server.bindAddress, securePort, TLS files or timeouts); they apply at the next restart")
 	}
 	return nil
 }
@@ -93,10 +93,4 @@ func issuersByName(cfg *v1alpha1.Configuration) map[string]*v1alpha1.Issuer {
 		m[cfg.Issuers[i].Name] = &cfg.Issuers[i]
 	}
 	return m
-}
-
-// listenerChanged: the listener and its TLS files are set up once; the
-// rest of server (clientCAFile, maxRequestBodyBytes) applies at once.
-func listenerChanged(prev, next *v1alpha1.Server) bool {
-	return serverOptions(prev) != serverOptions(next)
 }

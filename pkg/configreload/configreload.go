@@ -22,7 +22,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -246,19 +245,30 @@ func (c *Check) Name() string { return "config" }
 // Informational implements server.Informational.
 func (c *Check) Informational() bool { return true }
 
-// Check fails while the file holds a configuration that was refused.
+// Check fails while the file holds a configuration that was refused, or
+// cannot be read. Its error says what is serving first, so the refusal's
+// own errors end the line.
 func (c *Check) Check(*http.Request) error {
 	c.w.mu.Lock()
 	defer c.w.mu.Unlock()
 	if c.w.lastErr != "" {
-		return errors.New("the file's new content was refused, the last good configuration keeps serving: " + c.w.lastErr)
+		return fmt.Errorf("%s; the last good configuration keeps serving; the file was refused: %s", c.w.inForce(), c.w.lastErr)
 	}
 	return nil
 }
 
-// Detail names the content in force, for /readyz?verbose.
+// Detail names the content in force, for /readyz?verbose; while the file
+// is refused the error says it.
 func (c *Check) Detail() string {
 	c.w.mu.Lock()
 	defer c.w.mu.Unlock()
-	return fmt.Sprintf("%s, sha256 %s, in force since %s", c.w.opts.Path, c.w.applied[:12], c.w.appliedAt.UTC().Format(time.RFC3339))
+	if c.w.lastErr != "" {
+		return ""
+	}
+	return c.w.inForce()
+}
+
+// inForce describes the configuration in force. Callers hold w.mu.
+func (w *Watcher) inForce() string {
+	return fmt.Sprintf("%s: sha256 %s in force since %s", w.opts.Path, w.applied[:12], w.appliedAt.UTC().Format(time.RFC3339))
 }
