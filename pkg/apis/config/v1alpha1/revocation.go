@@ -25,7 +25,13 @@ func validateRevocation(is *Issuer, p *field.Path) field.ErrorList {
 	if is.Type != IssuerTypeServiceAccount {
 		allErrs = append(allErrs, field.Forbidden(rp, "only for type ServiceAccount: an OIDC token references no cluster objects"))
 	}
-	if r.Mode != RevocationWatch {
+	switch r.Mode {
+	case RevocationWatch:
+	case "":
+		// A block without a mode says nothing: "unsupported value ''"
+		// would read as if "" had been written.
+		allErrs = append(allErrs, field.Required(rp.Child("mode"), "watch, the only mode"))
+	default:
 		allErrs = append(allErrs, field.NotSupported(rp.Child("mode"), r.Mode, []RevocationMode{RevocationWatch}))
 	}
 	fallbacks := []RevocationFallback{RevocationFallbackUpstream, RevocationFallbackReject}
@@ -41,10 +47,11 @@ func validateRevocation(is *Issuer, p *field.Path) field.ErrorList {
 	case UpstreamAlways:
 		allErrs = append(allErrs, field.Invalid(pp, is.Upstream.Policy, "always has the cluster confirm every token, which already covers revocation: use onFailure with revocation, or drop revocation"))
 	case UpstreamWhenBound:
-		allErrs = append(allErrs, field.Invalid(pp, is.Upstream.Policy, "with revocation the watch checks bound tokens without asking the cluster: use onFailure (or never)"))
+		allErrs = append(allErrs, field.Invalid(pp, is.Upstream.Policy, "with revocation the watch checks bound tokens without asking the cluster: use onFailure (or never, with revocation.notSynced reject)"))
 	case UpstreamNever:
 		if r.NotSynced == RevocationFallbackUpstream {
-			allErrs = append(allErrs, field.Invalid(rp.Child("notSynced"), r.NotSynced, "upstream policy never asks the cluster: use notSynced reject, or policy onFailure"))
+			// upstream is the default: say so, as the file may not name it.
+			allErrs = append(allErrs, field.Invalid(rp.Child("notSynced"), r.NotSynced, "upstream (the default) falls back to the cluster's TokenReview API, which upstream policy never rules out: set notSynced: reject, or policy onFailure"))
 		}
 	}
 	return allErrs
