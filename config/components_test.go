@@ -22,9 +22,6 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn"
-	"github.com/tokenfed/tokenfed/pkg/authn/cache"
-	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
-	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/configreload"
 	"github.com/tokenfed/tokenfed/pkg/tokenreview"
@@ -295,12 +292,12 @@ func TestAlerts(t *testing.T) {
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := &describer{names: map[string]bool{}}
-	authn.NewMetrics(reg)
-	cache.NewMetrics(reg)
-	upstream.NewMetrics(reg)
+	// The chain's, as serve registers them: its own, the key sets', the
+	// upstreams', both caches' and the revocation watches'. Listing the
+	// packages here instead missed the revocation metrics.
+	authn.NewChainMetrics(reg)
 	tokenreview.NewMetrics(reg)
 	callers.NewMetrics(reg)
-	reg.MustRegister(keyset.NewMetrics())
 	configreload.New(configreload.Options{Registerer: reg})
 	if len(reg.names) < 10 {
 		t.Fatalf("got metrics %v, want the dozen or so of README.md", reg.names)
