@@ -455,7 +455,9 @@ const (
 // Upstream is an issuing cluster's TokenReview API.
 type Upstream struct {
 	// Kubeconfig is the path of a kubeconfig for the issuing cluster. Its
-	// user needs `create tokenreviews` (config/upstream-rbac grants only that).
+	// user needs `create tokenreviews` (config/upstream-rbac grants only
+	// that), and for revocation list and watch
+	// (config/upstream-rbac/revocation).
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// InCluster uses the pod's own service account instead of Kubeconfig.
 	InCluster bool `json:"inCluster,omitempty"`
