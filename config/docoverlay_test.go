@@ -194,13 +194,33 @@ func TestOnboardingIssuerIsMounted(t *testing.T) {
 		}
 	}
 
-	cfg, err := v1alpha1.LoadFile(managerConfig)
-	if err != nil {
-		t.Fatal(err)
+	validate := func(what string, iss v1alpha1.Issuer) {
+		t.Helper()
+		cfg, err := v1alpha1.LoadFile(managerConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Issuers = append(cfg.Issuers, iss)
+		v1alpha1.SetDefaults(cfg)
+		if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
+			t.Errorf("%s with %s: %v", managerConfig, what, errs.ToAggregate())
+		}
 	}
-	cfg.Issuers = append(cfg.Issuers, iss)
-	v1alpha1.SetDefaults(cfg)
-	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
-		t.Errorf("%s with the hub issuer: %v", managerConfig, errs.ToAggregate())
+	validate("the hub issuer", iss)
+
+	// "Optionally, revoke at once": the same issuer with its upstream and
+	// revocation replaced validates too, and keeps the mounted kubeconfig.
+	var watch struct {
+		Upstream   *v1alpha1.Upstream   `json:"upstream"`
+		Revocation *v1alpha1.Revocation `json:"revocation"`
 	}
+	watchYAML := block("(?s)\\*\\*Optionally, revoke at once\\.\\*\\*.*?```yaml\n(.*?)```")
+	if err := yaml.UnmarshalStrict([]byte(watchYAML), &watch); err != nil || watch.Upstream == nil || watch.Revocation == nil {
+		t.Fatalf("the revocation variant: got %+v, %v; want upstream and revocation", watch, err)
+	}
+	if watch.Upstream.Kubeconfig != iss.Upstream.Kubeconfig {
+		t.Errorf("the revocation variant: upstream.kubeconfig %s, want step 3's %s", watch.Upstream.Kubeconfig, iss.Upstream.Kubeconfig)
+	}
+	iss.Upstream, iss.Revocation = watch.Upstream, watch.Revocation
+	validate("the hub issuer watching for revocation", iss)
 }
