@@ -69,8 +69,11 @@ issuer gets. As it is, this file passes tokenfed config validate.`
 func exampleFoot() string {
 	return fmt.Sprintf(`Defaults of blocks that are not set above:
   callers.authorization.delegated: allowCacheTTL %s, denyCacheTTL %s
-  rateLimit (of callers.authorization.static[] and of delegated): burst is qps, rounded up`,
-		v1alpha1.DefaultAllowCacheTTL, v1alpha1.DefaultDenyCacheTTL)
+  rateLimit (of callers.authorization.static[] and of delegated): burst is qps, rounded up
+  issuers[].revocation (ServiceAccount, with an upstream; mode: watch required):
+    secrets false, notSynced %s, maxWatchOutage %s (docs/revocation.md)`,
+		v1alpha1.DefaultAllowCacheTTL, v1alpha1.DefaultDenyCacheTTL,
+		v1alpha1.RevocationFallbackUpstream, v1alpha1.DefaultMaxWatchOutage)
 }
 
 func exampleYAML() ([]byte, error) {
