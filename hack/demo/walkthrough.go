@@ -156,9 +156,10 @@ func (w *walkthrough) printTryIt() {
   tokenfed readiness: curl --cacert %[4]s %[5]s '%[6]s/readyz?verbose'
   tokenfed metrics:   curl --cacert %[4]s %[5]s %[6]s/metrics
   tokenfed log:       %[7]s
+  tokenfed config:    %[8]s (applied when edited: hot reload)
 
 Press Ctrl-C to stop everything and clean up.
-`, w.f.Hub.Kubeconfig, w.f.Member.Kubeconfig, w.memberAnon, w.f.Tokenfed.Certs.CACert, w.callerCert(), w.f.Tokenfed.URL, w.f.Tokenfed.LogFile)
+`, w.f.Hub.Kubeconfig, w.f.Member.Kubeconfig, w.memberAnon, w.f.Tokenfed.Certs.CACert, w.callerCert(), w.f.Tokenfed.URL, w.f.Tokenfed.LogFile, w.f.Tokenfed.ConfigFile)
 }
 
 // callerCert is the curl flags of the client certificate the member uses:
