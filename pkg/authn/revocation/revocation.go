@@ -57,6 +57,8 @@ func (v Verdict) String() string {
 // minted for objects that exist, and a working watch delivers them within
 // milliseconds. kube-apiserver does the same with a live GET when its
 // informer lacks an object (pkg/controller/serviceaccount/tokengetter.go).
+// While a resource's watch is broken, the window is counted from the
+// moment it broke: the watch has seen nothing created since.
 const FreshToken = 5 * time.Second
 
 // deletionGrace is kube-apiserver's: an object whose deletion timestamp
@@ -242,8 +244,7 @@ func (w *Watcher) Check(t *Token) (Verdict, error) {
 // cache hit, which re-checks its token's refs.
 func (w *Watcher) CheckAt(t *Token, now time.Time) (Verdict, error) {
 	refs := &t.refs
-	fresh := !refs.IssuedAt.IsZero() && now.Sub(refs.IssuedAt) < FreshToken
-	c := check{w: w, now: now, fresh: fresh, ns: refs.Namespace}
+	c := check{w: w, now: now, iat: refs.IssuedAt, ns: refs.Namespace}
 	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v != Valid {
 		return v, err
 	}
@@ -269,10 +270,16 @@ func (w *Watcher) CheckAt(t *Token, now time.Time) (Verdict, error) {
 
 // check is one Check's shared inputs.
 type check struct {
-	w     *Watcher
-	now   time.Time
-	fresh bool
-	ns    string
+	w   *Watcher
+	now time.Time
+	iat time.Time // zero if the token has none
+	ns  string
+}
+
+// fresh: the token may be newer than what r's watch has delivered, so a
+// missing object or another UID does not revoke it.
+func (c check) fresh(r *resource) bool {
+	return !c.iat.IsZero() && r.conn.horizon(c.now).Sub(c.iat) < FreshToken
 }
 
 // mismatch words a UID mismatch; gone words a missing or deleted object.
@@ -319,7 +326,7 @@ func (c check) object(r *resource, key string, ref jwt.ObjectRef, say wording) (
 	case ref.Name == "":
 		// kube-apiserver's Get of an empty name fails.
 		return Revoked, say.gone(c.ns, ref.Name, false)
-	case (o == nil || o.uid != ref.UID) && c.fresh:
+	case (o == nil || o.uid != ref.UID) && c.fresh(r):
 		return Unknown, fmt.Errorf("%s %s not seen yet by the watch of %s", r.name, key, c.w.name)
 	case !found || o == nil:
 		return Revoked, say.gone(c.ns, ref.Name, false)

@@ -24,10 +24,16 @@ import (
 type connection struct {
 	up    atomic.Bool
 	since atomic.Int64 // Unix nanoseconds of the last change
-	clock clock.PassiveClock
+	// lastDown is since as it was when the current watch came up: when
+	// the outage it ended began (0: none recorded).
+	lastDown atomic.Int64
+	clock    clock.PassiveClock
 }
 
 func (c *connection) set(up bool) {
+	if up && !c.up.Load() {
+		c.lastDown.Store(c.since.Load())
+	}
 	c.since.Store(c.clock.Now().UnixNano())
 	c.up.Store(up)
 }
@@ -35,6 +41,22 @@ func (c *connection) set(up bool) {
 // state returns whether the watch is up and how long it has been up or down.
 func (c *connection) state(now time.Time) (bool, time.Duration) {
 	return c.up.Load(), now.Sub(time.Unix(0, c.since.Load()))
+}
+
+// horizon is how far the store is known to be current: now while the
+// watch is up; while it is down, the moment it broke, since objects
+// created or recreated later are not seen. A watch that has just come back
+// is still delivering what it missed, so for FreshToken after it
+// reconnects the outage it ended still counts.
+func (c *connection) horizon(now time.Time) time.Time {
+	since := c.since.Load()
+	if !c.up.Load() {
+		return time.Unix(0, since)
+	}
+	if last := c.lastDown.Load(); last != 0 && now.Sub(time.Unix(0, since)) < FreshToken {
+		return time.Unix(0, last)
+	}
+	return now
 }
 
 // listWatch lists and watches one resource's metadata across all
