@@ -105,6 +105,27 @@ type resource struct {
 	conn     *connection
 	// synced latches informer.HasSynced, which takes the queue's lock.
 	synced atomic.Bool
+	// count is how many objects the store held at countAt (Unix
+	// nanoseconds; 0: never counted), see objects.
+	count, countAt atomic.Int64
+}
+
+// countEvery bounds how often a resource's objects are counted. Counting
+// lists every key of the store, under its lock: megabytes and milliseconds
+// on a large cluster. /readyz, which anyone may probe, and /metrics report
+// the count, so it is refreshed at most this often, by one caller.
+const countEvery = time.Second
+
+// objects is how many objects the store holds, as of at most countEvery
+// ago.
+func (r *resource) objects(now time.Time) int {
+	at := r.countAt.Load()
+	if at != 0 && now.Sub(time.Unix(0, at)) < countEvery || !r.countAt.CompareAndSwap(at, now.UnixNano()) {
+		return int(r.count.Load())
+	}
+	n := len(r.store.ListKeys())
+	r.count.Store(int64(n))
+	return n
 }
 
 // New builds a Watcher; it makes no request until Run.
