@@ -89,6 +89,12 @@ func TestCheck(t *testing.T) {
 		{"fresh token, object not seen yet", jwt.Refs{Namespace: "ns", ServiceAccount: ref("new", "sa-9"), IssuedAt: now.Add(-FreshToken + time.Second)}, false, Unknown, "not seen yet"},
 		{"fresh token, other UID", jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-9"), IssuedAt: now.Add(-time.Second)}, false, Unknown, "not seen yet"},
 		{"fresh token, deleted object: the leeway still applies", jwt.Refs{Namespace: "ns", ServiceAccount: ref("gone", "sa-3"), IssuedAt: now}, false, Revoked, "has been deleted"},
+		{"secret-bound, secrets not watched, ServiceAccount gone: revoked", jwt.Refs{Namespace: "ns", ServiceAccount: ref("nobody", "x"), Secret: ref("s", "secret-1"), IssuedAt: old}, false, Revoked, "not found"},
+		{"legacy: the Secret by name", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("s", ""), Legacy: true, IssuedAt: old}, true, Valid, ""},
+		{"legacy: Secret gone", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("t", ""), Legacy: true, IssuedAt: old}, true, Revoked, "invalidated"},
+		{"legacy: no leeway after a deletion", jwt.Refs{Namespace: "ns", ServiceAccount: ref("leaving", "sa-2"), Secret: ref("s", ""), Legacy: true, IssuedAt: old}, true, Revoked, "has been deleted"},
+		{"legacy, secrets not watched, ServiceAccount recreated: revoked", jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-0"), Secret: ref("s", ""), Legacy: true, IssuedAt: old}, false, Revoked, "does not match"},
+		{"legacy, secrets not watched", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("s", ""), Legacy: true, IssuedAt: old}, false, Unknown, "secrets are not watched"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

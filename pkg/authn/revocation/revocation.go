@@ -250,13 +250,16 @@ func NewToken(refs jwt.Refs) *Token {
 	return t
 }
 
-// Check applies kube-apiserver's rule to a verified token's refs
-// (claims.go, validator.Validate, in its order): the ServiceAccount must
-// exist with the token's UID and not have been deleted more than a minute
-// ago; so must a bound Secret, and a bound Pod; a Node must only when the
-// token is bound to it alone (a pod-bound token's node claim is
-// informational). The error says why a token is Revoked or Unknown; it
-// names objects, never the token.
+// Check applies kube-apiserver's rule to a token's refs (claims.go,
+// validator.Validate, in its order): the ServiceAccount must exist with
+// the token's UID and not have been deleted more than a minute ago; so
+// must a bound Secret, and a bound Pod; a Node must only when the token is
+// bound to it alone (a pod-bound token's node claim is informational).
+// Legacy refs follow legacy.go instead: the Secret by name, and no grace
+// after a deletion. An object the watch finds gone revokes the token even
+// when another cannot be told: the token is Unknown only when none is
+// revoked. The error says why a token is Revoked or Unknown; it names
+// objects, never the token.
 func (w *Watcher) Check(t *Token) (Verdict, error) {
 	return w.CheckAt(t, w.clock.Now())
 }
@@ -265,26 +268,39 @@ func (w *Watcher) Check(t *Token) (Verdict, error) {
 // cache hit, which re-checks its token's refs.
 func (w *Watcher) CheckAt(t *Token, now time.Time) (Verdict, error) {
 	refs := &t.refs
-	c := check{w: w, now: now, iat: refs.IssuedAt, ns: refs.Namespace}
-	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v != Valid {
+	c := check{w: w, now: now, iat: refs.IssuedAt, ns: refs.Namespace, legacy: refs.Legacy}
+	var unknown error // the first reason a reference could not be told
+	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v == Revoked {
 		return v, err
+	} else if v == Unknown {
+		unknown = err
 	}
 	if refs.Secret.Set {
-		if w.secrets == nil {
-			return Unknown, errSecretsNotWatched
+		v, err := Unknown, errSecretsNotWatched
+		if w.secrets != nil {
+			v, err = c.object(w.secrets, t.secretKey, refs.Secret, secretMismatch)
 		}
-		if v, err := c.object(w.secrets, t.secretKey, refs.Secret, secretMismatch); v != Valid {
+		if v == Revoked {
 			return v, err
+		} else if v == Unknown && unknown == nil {
+			unknown = err
 		}
 	}
-	if refs.Pod.Set {
-		if v, err := c.object(w.pods, t.podKey, refs.Pod, podMismatch); v != Valid {
-			return v, err
-		}
-	} else if refs.Node.Set {
-		if v, err := c.object(w.nodes, refs.Node.Name, refs.Node, nodeMismatch); v != Valid {
-			return v, err
-		}
+	var v Verdict
+	var err error
+	switch {
+	case refs.Pod.Set:
+		v, err = c.object(w.pods, t.podKey, refs.Pod, podMismatch)
+	case refs.Node.Set:
+		v, err = c.object(w.nodes, refs.Node.Name, refs.Node, nodeMismatch)
+	}
+	if v == Revoked {
+		return v, err
+	} else if v == Unknown && unknown == nil {
+		unknown = err
+	}
+	if unknown != nil {
+		return Unknown, unknown
 	}
 	return Valid, nil
 }
@@ -295,12 +311,24 @@ type check struct {
 	now time.Time
 	iat time.Time // zero if the token has none
 	ns  string
+	// legacy: a secret-based token's refs (jwt.Refs.Legacy).
+	legacy bool
 }
 
 // fresh: the token may be newer than what r's watch has delivered, so a
 // missing object or another UID does not revoke it.
 func (c check) fresh(r *resource) bool {
 	return !c.iat.IsZero() && r.conn.horizon(c.now).Sub(c.iat) < FreshToken
+}
+
+// deleted: an object's deletion timestamp revokes the token at now.
+// kube-apiserver allows a minute (go-jose's leeway) for a bound token's
+// objects, and nothing for a legacy token's.
+func (c check) deleted(o *object) bool {
+	if o.deletionSeconds == 0 {
+		return false
+	}
+	return c.legacy || time.Unix(o.deletionSeconds, 0).Before(c.now.Add(-deletionGrace))
 }
 
 // mismatch words a UID mismatch; gone words a missing or deleted object.
@@ -343,17 +371,20 @@ func (c check) object(r *resource, key string, ref jwt.ObjectRef, say wording) (
 	}
 	item, found, _ := r.store.GetByKey(key) // a thread-safe store's GetByKey never fails
 	o, _ := item.(*object)
-	switch {
-	case ref.Name == "":
+	if ref.Name == "" {
 		// kube-apiserver's Get of an empty name fails.
 		return Revoked, say.gone(c.ns, ref.Name, false)
-	case (o == nil || o.uid != ref.UID) && c.fresh(r):
+	}
+	// A legacy token names its Secret without a UID: any will do.
+	otherUID := o != nil && o.uid != ref.UID && !(c.legacy && ref.UID == "")
+	switch {
+	case (o == nil || otherUID) && c.fresh(r):
 		return Unknown, fmt.Errorf("%s %s not seen yet by the watch of %s", r.name, key, c.w.name)
 	case !found || o == nil:
 		return Revoked, say.gone(c.ns, ref.Name, false)
-	case o.uid != ref.UID:
+	case otherUID:
 		return Revoked, say.mismatch(o.uid, ref.UID)
-	case o.deletionSeconds != 0 && time.Unix(o.deletionSeconds, 0).Before(c.now.Add(-deletionGrace)):
+	case c.deleted(o):
 		return Revoked, say.gone(c.ns, ref.Name, true)
 	}
 	return Valid, nil
