@@ -28,14 +28,45 @@ type connection struct {
 	// the outage it ended began (0: none recorded).
 	lastDown atomic.Int64
 	clock    clock.PassiveClock
+
+	// mu orders the changes; readers use the atomics alone. gen is the
+	// current watch request's: a watch the reflector has given up on may
+	// end after its successor was established, and must not change the
+	// state its successor set.
+	mu  sync.Mutex
+	gen uint64
 }
 
 func (c *connection) set(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(up)
+}
+
+func (c *connection) setLocked(up bool) {
 	if up && !c.up.Load() {
 		c.lastDown.Store(c.since.Load())
 	}
 	c.since.Store(c.clock.Now().UnixNano())
 	c.up.Store(up)
+}
+
+// claim starts a watch request: from now on only it changes the state. It
+// returns the request's generation, and the state it found.
+func (c *connection) claim() (gen uint64, wasUp bool, since int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	return c.gen, c.up.Load(), c.since.Load()
+}
+
+// setIf sets the state for watch request gen, if it is still the current one.
+func (c *connection) setIf(gen uint64, up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen && (up || c.up.Load()) {
+		c.setLocked(up)
+	}
 }
 
 // state returns whether the watch is up and how long it has been up or down.
@@ -71,32 +102,40 @@ func listWatch(client metadata.Interface, gvr schema.GroupVersionResource, conn 
 			return res.List(quiet(ctx), opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			gen, wasUp, since := conn.claim()
 			w, err := res.Watch(quiet(ctx), opts)
 			if err != nil {
-				conn.markDown()
+				conn.setIf(gen, false)
 				return nil, err
 			}
 			initial := opts.SendInitialEvents != nil && *opts.SendInitialEvents
-			return track(w, conn, initial), nil
+			return trackClaimed(w, conn, initial, gen, wasUp, since), nil
 		},
 	}
 }
 
-// markDown records a failed watch request; a watch already down stays down
-// since it broke.
+// markDown records a broken watch; a watch already down stays down since
+// it broke.
 func (c *connection) markDown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.up.Load() {
-		c.set(false)
+		c.setLocked(false)
 	}
 }
 
-// revert puts the connection back down since a given time: a watch that
-// was accepted but whose first event is an error (a resource version too
-// old after an outage) never delivered anything, so it does not end the
-// outage it was meant to end.
-func (c *connection) revert(since int64) {
-	c.since.Store(since)
-	c.up.Store(false)
+// revertIf puts the connection back down since a given time, for watch
+// request gen if it is still the current one: a watch that was accepted
+// but whose first event is an error (a resource version too old after an
+// outage) never delivered anything, so it does not end the outage it was
+// meant to end.
+func (c *connection) revertIf(gen uint64, since int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.since.Store(since)
+		c.up.Store(false)
+	}
 }
 
 func quiet(ctx context.Context) context.Context { return logr.NewContext(ctx, logr.Discard()) }
@@ -113,21 +152,27 @@ type trackedWatch struct {
 }
 
 func track(w watch.Interface, conn *connection, initial bool) *trackedWatch {
+	gen, wasUp, since := conn.claim()
+	return trackClaimed(w, conn, initial, gen, wasUp, since)
+}
+
+// trackClaimed tracks the watch of request gen (connection.claim), which
+// found the connection up or down since downSince.
+func trackClaimed(w watch.Interface, conn *connection, initial bool, gen uint64, wasUp bool, downSince int64) *trackedWatch {
 	t := &trackedWatch{inner: w, out: make(chan watch.Event), done: make(chan struct{})}
-	wasUp, downSince := conn.up.Load(), conn.since.Load()
 	if !initial {
-		conn.set(true)
+		conn.setIf(gen, true)
 	}
 	go func() {
 		defer close(t.out)
-		defer conn.markDown()
+		defer conn.setIf(gen, false)
 		first := true
 		for ev := range w.ResultChan() {
 			switch {
 			case first && !initial && ev.Type == watch.Error && !wasUp:
-				conn.revert(downSince)
+				conn.revertIf(gen, downSince)
 			case initial && isInitialEventsEnd(ev):
-				conn.set(true)
+				conn.setIf(gen, true)
 			}
 			first = false
 			select {

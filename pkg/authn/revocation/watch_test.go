@@ -76,3 +76,41 @@ func TestTrackedWatch(t *testing.T) {
 	for range events {
 	}
 }
+
+// lingeringWatch is a watch whose result channel closes some time after
+// Stop, as client-go's StreamWatcher's does (its decoder goroutine closes
+// it once the response body is closed): here, when the test says.
+type lingeringWatch struct{ ch chan watch.Event }
+
+func (w *lingeringWatch) ResultChan() <-chan watch.Event { return w.ch }
+func (w *lingeringWatch) Stop()                          {}
+
+// TestTrackedWatchSupersededDoesNotBreakItsSuccessor: after a watch error
+// the reflector stops the watch and, for an internal error, re-watches at
+// once. The stopped watch's end, however late it comes, must not mark
+// down the connection its successor has established: the resource would
+// then count as broken, and stop vouching after maxWatchOutage, while its
+// watch is up, until that watch ends (5 to 10 minutes).
+func TestTrackedWatchSupersededDoesNotBreakItsSuccessor(t *testing.T) {
+	clk := clocktesting.NewFakeClock(now)
+	conn := &connection{clock: clk}
+	conn.set(false)
+
+	old := &lingeringWatch{ch: make(chan watch.Event)}
+	tw := track(old, conn, false)
+	go func() {
+		old.ch <- watch.Event{Type: watch.Error, Object: &metav1.Status{Code: 500, Reason: metav1.StatusReasonInternalError}}
+	}()
+	<-tw.ResultChan()
+	tw.Stop()
+	next := watch.NewFake()
+	defer next.Stop()
+	track(next, conn, false)
+	clk.Step(time.Second)
+
+	close(old.ch) // the stopped watch's channel closes only now
+	drain(tw)
+	if up, d := conn.state(clk.Now()); !up {
+		t.Fatalf("the stopped watch's end marked its successor's connection down (for %s)", d)
+	}
+}
