@@ -2,10 +2,14 @@ package revocation
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
+	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 )
 
 // cutProxy is a TCP proxy in front of a control plane that the test can
@@ -185,3 +190,91 @@ func issuedAt(t *testing.T, token string) time.Time {
 func sleepUntilOld(iat time.Time) {
 	time.Sleep(time.Until(iat.Add(FreshToken + time.Second)))
 }
+
+// stallProxy is an HTTP/2 reverse proxy in front of a control plane, as
+// an L7 load balancer or an API gateway is: it answers the client's
+// HTTP/2 pings itself, so a stream it stops forwarding looks alive. While
+// stalled, it forwards no byte of any watch response.
+type stallProxy struct {
+	URL string
+	CA  []byte
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stalled bool
+}
+
+func startStallProxy(t *testing.T, hub *controlplane.ControlPlane) *stallProxy {
+	t.Helper()
+	tlsCfg, err := rest.TLSConfigFor(hub.RESTConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(hub.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport:     &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true},
+		FlushInterval: -1,
+	}
+	p := &stallProxy{}
+	p.cond = sync.NewCond(&p.mu)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("watch") == "true" {
+			w = stallWriter{w, p}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	ca, err := devcerts.NewCA("stall-proxy-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue("stall-proxy", nil, []string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() {
+		p.stall(false)
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	p.URL, p.CA = srv.URL, ca.CertPEM()
+	return p
+}
+
+// config reaches the hub, as the proxy's admin, through the proxy.
+func (p *stallProxy) config() *rest.Config {
+	return &rest.Config{Host: p.URL, TLSClientConfig: rest.TLSClientConfig{CAData: p.CA}}
+}
+
+func (p *stallProxy) stall(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = on
+	p.cond.Broadcast()
+}
+
+type stallWriter struct {
+	http.ResponseWriter
+	p *stallProxy
+}
+
+func (w stallWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	for w.p.stalled {
+		w.p.cond.Wait()
+	}
+	w.p.mu.Unlock()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w stallWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

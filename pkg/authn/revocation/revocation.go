@@ -82,6 +82,8 @@ type Options struct {
 	Metrics *Metrics
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+	// progressTimeout defaults to DefaultProgressTimeout; tests shorten it.
+	progressTimeout time.Duration
 }
 
 // Watcher watches one issuing cluster. Build it with New, start it with
@@ -89,8 +91,10 @@ type Options struct {
 type Watcher struct {
 	name      string
 	maxOutage time.Duration
-	clock     clock.PassiveClock
-	metrics   *Metrics
+	// progressTimeout: see DefaultProgressTimeout.
+	progressTimeout time.Duration
+	clock           clock.PassiveClock
+	metrics         *Metrics
 	// serviceAccounts, pods and nodes are always watched; secrets is nil
 	// unless Options.Secrets.
 	serviceAccounts, pods, nodes, secrets *resource
@@ -142,7 +146,7 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revocation watch of %s: %w", opts.IssuerName, err)
 	}
-	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics}
+	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics, progressTimeout: opts.progressTimeout}
 	core := schema.GroupVersion{Version: "v1"}
 	w.serviceAccounts = w.newResource(client, core.WithResource("serviceaccounts"))
 	w.pods = w.newResource(client, core.WithResource("pods"))
@@ -154,7 +158,7 @@ func New(opts Options) (*Watcher, error) {
 }
 
 func (w *Watcher) newResource(client metadata.Interface, gvr schema.GroupVersionResource) *resource {
-	conn := &connection{clock: w.clock}
+	conn := &connection{clock: w.clock, progressTimeout: w.progressTimeout}
 	conn.set(false)
 	inf := cache.NewSharedIndexInformerWithOptions(listWatch(client, gvr, conn), &metav1.PartialObjectMetadata{},
 		cache.SharedIndexInformerOptions{ObjectDescription: gvr.Resource + " of " + w.name})

@@ -29,12 +29,72 @@ type connection struct {
 	lastDown atomic.Int64
 	clock    clock.PassiveClock
 
+	// progress is when the last event (bookmarks included) arrived, or a
+	// watch was established, in Unix nanoseconds; bookmarks says the
+	// server sends bookmarks, so a watch that has delivered nothing for
+	// progressTimeout has stalled. After a stall, until an event arrives,
+	// a watch established is no progress: it may go through the same
+	// stalled proxy.
+	progress           atomic.Int64
+	bookmarks, stalled atomic.Bool
+	// progressTimeout is DefaultProgressTimeout (when 0) but in tests.
+	progressTimeout time.Duration
+
 	// mu orders the changes; readers use the atomics alone. gen is the
 	// current watch request's: a watch the reflector has given up on may
 	// end after its successor was established, and must not change the
 	// state its successor set.
 	mu  sync.Mutex
 	gen uint64
+}
+
+// stallAfter is how long a watch may deliver nothing.
+func (c *connection) stallAfter() time.Duration {
+	if c.progressTimeout == 0 {
+		return DefaultProgressTimeout
+	}
+	return c.progressTimeout
+}
+
+// progressed records an event of a watch.
+func (c *connection) progressed(ev watch.Event) {
+	c.progress.Store(c.clock.Now().UnixNano())
+	c.stalled.Store(false)
+	if ev.Type == watch.Bookmark && !c.bookmarks.Load() {
+		c.bookmarks.Store(true)
+	}
+}
+
+// establishedIf records that watch request gen, if it is still the current
+// one, was established (accepted by the server).
+func (c *connection) establishedIf(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	c.setLocked(true)
+	if !c.stalled.Load() {
+		c.progress.Store(c.since.Load())
+	}
+}
+
+// stalledIf puts the connection down, for watch request gen if it is still
+// the current one, since the last event any watch delivered: the store
+// has been current only until then.
+func (c *connection) stalledIf(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || !c.up.Load() {
+		return
+	}
+	since := c.progress.Load()
+	if since == 0 {
+		since = c.since.Load()
+	}
+	c.since.Store(since)
+	c.up.Store(false)
+	c.stalled.Store(true)
 }
 
 func (c *connection) set(up bool) {
@@ -69,9 +129,19 @@ func (c *connection) setIf(gen uint64, up bool) {
 	}
 }
 
-// state returns whether the watch is up and how long it has been up or down.
+// state returns whether the watch is up and how long it has been up or
+// down. A watch established but silent for longer than progressTimeout,
+// from a server that sends bookmarks, is down since its last event: a
+// stalled stream, or one re-established through the same stalled proxy,
+// keeps nothing current.
 func (c *connection) state(now time.Time) (bool, time.Duration) {
-	return c.up.Load(), now.Sub(time.Unix(0, c.since.Load()))
+	up, since := c.up.Load(), time.Unix(0, c.since.Load())
+	if up && c.bookmarks.Load() {
+		if last := time.Unix(0, c.progress.Load()); now.Sub(last) > c.stallAfter() {
+			return false, now.Sub(last)
+		}
+	}
+	return up, now.Sub(since)
 }
 
 // horizon is how far the store is known to be current: now while the
@@ -80,11 +150,11 @@ func (c *connection) state(now time.Time) (bool, time.Duration) {
 // is still delivering what it missed, so for FreshToken after it
 // reconnects the outage it ended still counts.
 func (c *connection) horizon(now time.Time) time.Time {
-	since := c.since.Load()
-	if !c.up.Load() {
-		return time.Unix(0, since)
+	up, d := c.state(now)
+	if !up {
+		return now.Add(-d)
 	}
-	if last := c.lastDown.Load(); last != 0 && now.Sub(time.Unix(0, since)) < FreshToken {
+	if last := c.lastDown.Load(); last != 0 && d < FreshToken {
 		return time.Unix(0, last)
 	}
 	return now
@@ -143,7 +213,11 @@ func quiet(ctx context.Context) context.Context { return logr.NewContext(ctx, lo
 // trackedWatch passes a watch's events on and records its connection: up
 // once established (for a watch that streams the initial state, once that
 // state has arrived: the k8s.io/initial-events-end bookmark), down when
-// its result channel closes.
+// its result channel closes. A watch that delivers nothing, not even a
+// bookmark, for progressTimeout from a server that sends bookmarks has
+// stalled (a proxy may keep a dead stream open and answer HTTP/2 pings
+// itself): it is down since its last event, and ends, so that the
+// reflector watches anew.
 type trackedWatch struct {
 	inner watch.Interface
 	out   chan watch.Event
@@ -161,13 +235,33 @@ func track(w watch.Interface, conn *connection, initial bool) *trackedWatch {
 func trackClaimed(w watch.Interface, conn *connection, initial bool, gen uint64, wasUp bool, downSince int64) *trackedWatch {
 	t := &trackedWatch{inner: w, out: make(chan watch.Event), done: make(chan struct{})}
 	if !initial {
-		conn.setIf(gen, true)
+		conn.establishedIf(gen)
 	}
 	go func() {
 		defer close(t.out)
 		defer conn.setIf(gen, false)
+		stall := time.NewTimer(conn.stallAfter())
+		defer stall.Stop()
 		first := true
-		for ev := range w.ResultChan() {
+		for {
+			var ev watch.Event
+			select {
+			case e, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
+				ev = e
+			case <-stall.C:
+				if conn.bookmarks.Load() {
+					conn.stalledIf(gen)
+					t.Stop()
+					return
+				}
+				stall.Reset(conn.stallAfter())
+				continue
+			}
+			conn.progressed(ev)
+			stall.Reset(conn.stallAfter())
 			switch {
 			case first && !initial && ev.Type == watch.Error && !wasUp:
 				conn.revertIf(gen, downSince)
@@ -201,3 +295,9 @@ func isInitialEventsEnd(ev watch.Event) bool {
 	m, err := meta.Accessor(ev.Object)
 	return err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true"
 }
+
+// DefaultProgressTimeout: a watch that delivered nothing for this long has
+// stalled. kube-apiserver sends each watch that allows bookmarks (the
+// reflector's do) a bookmark about once a minute
+// (k8s.io/apiserver/pkg/storage/cacher, defaultBookmarkFrequency).
+const DefaultProgressTimeout = 90 * time.Second

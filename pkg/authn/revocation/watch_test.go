@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -113,4 +114,52 @@ func TestTrackedWatchSupersededDoesNotBreakItsSuccessor(t *testing.T) {
 	if up, d := conn.state(clk.Now()); !up {
 		t.Fatalf("the stopped watch's end marked its successor's connection down (for %s)", d)
 	}
+}
+
+// TestTrackedWatchStall: from a server that sends bookmarks, a watch
+// silent for the progress timeout has stalled: it ends, and the connection
+// is down since its last event. A watch established after a stall is not
+// up until it delivers something (it may go through the same stalled
+// proxy); it is once it does.
+func TestTrackedWatchStall(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	conn := &connection{clock: clock.RealClock{}, progressTimeout: timeout}
+	conn.set(false)
+	events := func(tw *trackedWatch) chan struct{} {
+		got := make(chan struct{}, 10)
+		go func() {
+			for range tw.ResultChan() {
+				got <- struct{}{}
+			}
+			close(got)
+		}()
+		return got
+	}
+
+	fw := watch.NewFake()
+	tw := track(fw, conn, false)
+	got := events(tw)
+	fw.Action(watch.Bookmark, &metav1.PartialObjectMetadata{})
+	<-got
+	if up, _ := conn.state(time.Now()); !up {
+		t.Fatal("a watch that delivered a bookmark is down")
+	}
+	for range got { // the stalled watch ends
+	}
+	if up, d := conn.state(time.Now()); up || d < timeout {
+		t.Fatalf("stalled watch: got up=%v for %s, want down since its last event", up, d)
+	}
+
+	fw = watch.NewFake()
+	tw = track(fw, conn, false)
+	got = events(tw)
+	if up, _ := conn.state(time.Now()); up {
+		t.Fatal("a watch established after a stall is up before it delivered anything")
+	}
+	fw.Add(&metav1.PartialObjectMetadata{})
+	<-got
+	if up, _ := conn.state(time.Now()); !up {
+		t.Fatal("a watch established after a stall is down after it delivered an event")
+	}
+	tw.Stop()
 }
