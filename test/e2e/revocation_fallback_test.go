@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
@@ -17,7 +18,8 @@ import (
 // (secret-based) token, and a bound token whose key tokenfed lacks
 // (static keys behind a rotation). The hub's answer is cached for the
 // success TTL, 10 minutes here; once the watch sees what the token depends
-// on go (its ServiceAccount, its Secret, its Pod), the cached answer must
+// on go (its ServiceAccount, its Secret, its Pod; a legacy token's Secret
+// labelled invalid), the cached answer must
 // be withdrawn, as the watch withdraws the answers it vouched for: the
 // token is then rejected within the hub's own token cache (10 s) and a few
 // seconds, not after the success TTL.
@@ -58,6 +60,13 @@ func TestRevocationWatchWithdrawsUpstreamAnswers(t *testing.T) {
 		}},
 		{"legacy token, Secret deleted", tokenfedClient(t, discovery), legacySecretToken(t, hub, "legacy-secret", "robot", "robot-token"), func() error {
 			return hub.Client.CoreV1().Secrets("legacy-secret").Delete(ctx(t), "robot-token", metav1.DeleteOptions{})
+		}},
+		{"legacy token, Secret marked invalid", tokenfedClient(t, discovery), legacySecretToken(t, hub, "legacy-invalid", "robot", "robot-token"), func() error {
+			// As kube-controller-manager's legacy token cleaner marks an
+			// unused token, or an administrator revokes it reversibly.
+			patch := []byte(`{"metadata":{"labels":{"kubernetes.io/legacy-token-invalid-since":"2026-01-01"}}}`)
+			_, err := hub.Client.CoreV1().Secrets("legacy-invalid").Patch(ctx(t), "robot-token", types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
 		}},
 		{"key not held, Pod deleted", tokenfedClient(t, laggingKeys), podToken, func() error {
 			return hub.Client.CoreV1().Pods("bound").Delete(ctx(t), "web", *metav1.NewDeleteOptions(0))

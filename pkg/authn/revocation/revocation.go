@@ -390,6 +390,8 @@ func (c check) object(r *resource, key string, ref jwt.ObjectRef, say wording) (
 		return Revoked, say.mismatch(o.uid, ref.UID)
 	case c.deleted(o):
 		return Revoked, say.gone(c.ns, ref.Name, true)
+	case c.legacy && o.invalidated:
+		return Revoked, fmt.Errorf("the token in %s %s/%s has been marked invalid", r.name, c.ns, ref.Name)
 	}
 	return Valid, nil
 }
