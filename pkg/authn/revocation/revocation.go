@@ -82,8 +82,10 @@ type Options struct {
 	Metrics *Metrics
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
-	// progressTimeout defaults to DefaultProgressTimeout; tests shorten it.
-	progressTimeout time.Duration
+	// ProgressTimeout is how long a watch may deliver nothing, from a
+	// server that sends bookmarks, before it counts as stalled; 0 means
+	// DefaultProgressTimeout. Tests shorten it.
+	ProgressTimeout time.Duration
 }
 
 // Watcher watches one issuing cluster. Build it with New, start it with
@@ -146,7 +148,7 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revocation watch of %s: %w", opts.IssuerName, err)
 	}
-	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics, progressTimeout: opts.progressTimeout}
+	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics, progressTimeout: opts.ProgressTimeout}
 	core := schema.GroupVersion{Version: "v1"}
 	w.serviceAccounts = w.newResource(client, core.WithResource("serviceaccounts"))
 	w.pods = w.newResource(client, core.WithResource("pods"))
