@@ -254,7 +254,7 @@ func (is *issuer) authenticate(ctx context.Context, token string, fallBack bool)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
 	case fallBack && is.canFallBack(err, token):
-		return is.viaUpstream(ctx, token, time.Time{})
+		return is.viaUpstreamWatched(ctx, token)
 	default:
 		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}

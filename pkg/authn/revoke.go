@@ -63,6 +63,36 @@ func (is *issuer) checkRevocation(ctx context.Context, token string, res *jwt.Re
 	return r
 }
 
+// viaUpstreamWatched asks the cluster about a token tokenfed could not
+// verify itself (a legacy token, a key it does not hold), as without a
+// watch; with one, the watch also checks the objects the token's claims
+// name. They are read unverified (jwt.PeekRefs): a legacy token's claims
+// were verified, and any other token the cluster vouches for carries its
+// own claims. So the check only rejects and withdraws: a token the watch
+// finds revoked is rejected without asking, and the cluster's answer is
+// re-checked on every cache hit, like one the cluster confirmed while the
+// watch could not tell. A token without iat (a legacy one) may be as new
+// as the question: it is checked as issued now.
+func (is *issuer) viaUpstreamWatched(ctx context.Context, token string) cache.Result {
+	refs, ok := jwt.PeekRefs(token)
+	if is.revocation == nil || !ok {
+		return is.viaUpstream(ctx, token, time.Time{})
+	}
+	if refs.IssuedAt.IsZero() {
+		refs.IssuedAt = time.Now()
+	}
+	tok := revocation.NewToken(refs)
+	if v, err := is.revocation.Check(tok); v == revocation.Revoked {
+		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
+		return cache.Result{Err: err}
+	}
+	r := is.viaUpstream(ctx, token, time.Time{})
+	if r.OK {
+		r.Revalidate = &refsCheck{w: is.revocation, token: tok}
+	}
+	return r
+}
+
 // errRevocationUnknown rejects a token under notSynced reject.
 var errRevocationUnknown = errors.New("cannot tell whether the token was revoked")
 

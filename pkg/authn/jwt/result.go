@@ -87,6 +87,11 @@ type Refs struct {
 	Node ObjectRef
 	// IssuedAt is the token's iat, zero if it has none.
 	IssuedAt time.Time
+	// Legacy: the refs are a secret-based token's, which kube-apiserver's
+	// legacy validator (pkg/serviceaccount/legacy.go) decides: its Secret
+	// is named without a UID, and a deletion timestamp on the Secret or the
+	// ServiceAccount revokes it at once.
+	Legacy bool
 }
 
 // Keys is what verifiers need from a key set; *keyset.KeySet implements it.

@@ -47,6 +47,11 @@ func obj(ns, name, uid string, deleted time.Duration) *object {
 	return o
 }
 
+func invalidated(o *object) *object {
+	o.invalidated = true
+	return o
+}
+
 func ref(name, uid string) jwt.ObjectRef { return jwt.ObjectRef{Name: name, UID: uid, Set: true} }
 
 // TestCheck follows kube-apiserver's validator (pkg/serviceaccount/
@@ -56,7 +61,7 @@ func TestCheck(t *testing.T) {
 		"serviceaccounts": {obj("ns", "app", "sa-1", 0), obj("ns", "leaving", "sa-2", 30*time.Second), obj("ns", "gone", "sa-3", 2*time.Minute)},
 		"pods":            {obj("ns", "web", "pod-1", 0), obj("ns", "dying", "pod-2", 61*time.Second)},
 		"nodes":           {obj("", "n1", "node-1", 0)},
-		"secrets":         {obj("ns", "s", "secret-1", 0)},
+		"secrets":         {obj("ns", "s", "secret-1", 0), invalidated(obj("ns", "marked", "secret-2", 0))},
 	}
 	old := now.Add(-time.Hour)
 	sa := ref("app", "sa-1")
@@ -89,6 +94,14 @@ func TestCheck(t *testing.T) {
 		{"fresh token, object not seen yet", jwt.Refs{Namespace: "ns", ServiceAccount: ref("new", "sa-9"), IssuedAt: now.Add(-FreshToken + time.Second)}, false, Unknown, "not seen yet"},
 		{"fresh token, other UID", jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-9"), IssuedAt: now.Add(-time.Second)}, false, Unknown, "not seen yet"},
 		{"fresh token, deleted object: the leeway still applies", jwt.Refs{Namespace: "ns", ServiceAccount: ref("gone", "sa-3"), IssuedAt: now}, false, Revoked, "has been deleted"},
+		{"secret-bound, secrets not watched, ServiceAccount gone: revoked", jwt.Refs{Namespace: "ns", ServiceAccount: ref("nobody", "x"), Secret: ref("s", "secret-1"), IssuedAt: old}, false, Revoked, "not found"},
+		{"legacy: the Secret by name", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("s", ""), Legacy: true, IssuedAt: old}, true, Valid, ""},
+		{"legacy: Secret gone", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("t", ""), Legacy: true, IssuedAt: old}, true, Revoked, "invalidated"},
+		{"legacy: no leeway after a deletion", jwt.Refs{Namespace: "ns", ServiceAccount: ref("leaving", "sa-2"), Secret: ref("s", ""), Legacy: true, IssuedAt: old}, true, Revoked, "has been deleted"},
+		{"legacy, secrets not watched, ServiceAccount recreated: revoked", jwt.Refs{Namespace: "ns", ServiceAccount: ref("app", "sa-0"), Secret: ref("s", ""), Legacy: true, IssuedAt: old}, false, Revoked, "does not match"},
+		{"legacy: Secret marked invalid", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("marked", ""), Legacy: true, IssuedAt: old}, true, Revoked, "marked invalid"},
+		{"secret-bound: the invalid-since label is for legacy tokens only", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("marked", "secret-2"), IssuedAt: old}, true, Valid, ""},
+		{"legacy, secrets not watched", jwt.Refs{Namespace: "ns", ServiceAccount: sa, Secret: ref("s", ""), Legacy: true, IssuedAt: old}, false, Unknown, "secrets are not watched"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,7 +153,7 @@ func TestCompact(t *testing.T) {
 	deleted := metav1.NewTime(now)
 	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Namespace: "ns", Name: "web", UID: "u", ResourceVersion: "7", DeletionTimestamp: &deleted,
-		Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"c": "d"},
+		Labels: map[string]string{"a": "b", InvalidSinceLabel: "2026-01-01"}, Annotations: map[string]string{"c": "d"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}},
 	}}
 	out, err := compact(in)
@@ -148,7 +161,7 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := out.(*object)
-	if o.namespace.Value() != "ns" || o.name != "web" || o.uid != "u" || o.rv != "7" || o.deletionSeconds != now.Unix() {
+	if o.namespace.Value() != "ns" || o.name != "web" || o.uid != "u" || o.rv != "7" || o.deletionSeconds != now.Unix() || !o.invalidated {
 		t.Fatalf("got %+v", o)
 	}
 	if again, _ := compact(o); again != o {

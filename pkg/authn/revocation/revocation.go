@@ -57,6 +57,8 @@ func (v Verdict) String() string {
 // minted for objects that exist, and a working watch delivers them within
 // milliseconds. kube-apiserver does the same with a live GET when its
 // informer lacks an object (pkg/controller/serviceaccount/tokengetter.go).
+// While a resource's watch is broken, the window is counted from the
+// moment it broke: the watch has seen nothing created since.
 const FreshToken = 5 * time.Second
 
 // deletionGrace is kube-apiserver's: an object whose deletion timestamp
@@ -80,6 +82,10 @@ type Options struct {
 	Metrics *Metrics
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+	// ProgressTimeout is how long a watch may deliver nothing, from a
+	// server that sends bookmarks, before it counts as stalled; 0 means
+	// DefaultProgressTimeout. Tests shorten it.
+	ProgressTimeout time.Duration
 }
 
 // Watcher watches one issuing cluster. Build it with New, start it with
@@ -87,8 +93,10 @@ type Options struct {
 type Watcher struct {
 	name      string
 	maxOutage time.Duration
-	clock     clock.PassiveClock
-	metrics   *Metrics
+	// progressTimeout: see DefaultProgressTimeout.
+	progressTimeout time.Duration
+	clock           clock.PassiveClock
+	metrics         *Metrics
 	// serviceAccounts, pods and nodes are always watched; secrets is nil
 	// unless Options.Secrets.
 	serviceAccounts, pods, nodes, secrets *resource
@@ -103,6 +111,27 @@ type resource struct {
 	conn     *connection
 	// synced latches informer.HasSynced, which takes the queue's lock.
 	synced atomic.Bool
+	// count is how many objects the store held at countAt (Unix
+	// nanoseconds; 0: never counted), see objects.
+	count, countAt atomic.Int64
+}
+
+// countEvery bounds how often a resource's objects are counted. Counting
+// lists every key of the store, under its lock: megabytes and milliseconds
+// on a large cluster. /readyz, which anyone may probe, and /metrics report
+// the count, so it is refreshed at most this often, by one caller.
+const countEvery = time.Second
+
+// objects is how many objects the store holds, as of at most countEvery
+// ago.
+func (r *resource) objects(now time.Time) int {
+	at := r.countAt.Load()
+	if at != 0 && now.Sub(time.Unix(0, at)) < countEvery || !r.countAt.CompareAndSwap(at, now.UnixNano()) {
+		return int(r.count.Load())
+	}
+	n := len(r.store.ListKeys())
+	r.count.Store(int64(n))
+	return n
 }
 
 // New builds a Watcher; it makes no request until Run.
@@ -119,7 +148,7 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revocation watch of %s: %w", opts.IssuerName, err)
 	}
-	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics}
+	w := &Watcher{name: opts.IssuerName, maxOutage: opts.MaxWatchOutage, clock: opts.Clock, metrics: opts.Metrics, progressTimeout: opts.ProgressTimeout}
 	core := schema.GroupVersion{Version: "v1"}
 	w.serviceAccounts = w.newResource(client, core.WithResource("serviceaccounts"))
 	w.pods = w.newResource(client, core.WithResource("pods"))
@@ -131,7 +160,7 @@ func New(opts Options) (*Watcher, error) {
 }
 
 func (w *Watcher) newResource(client metadata.Interface, gvr schema.GroupVersionResource) *resource {
-	conn := &connection{clock: w.clock}
+	conn := &connection{clock: w.clock, progressTimeout: w.progressTimeout}
 	conn.set(false)
 	inf := cache.NewSharedIndexInformerWithOptions(listWatch(client, gvr, conn), &metav1.PartialObjectMetadata{},
 		cache.SharedIndexInformerOptions{ObjectDescription: gvr.Resource + " of " + w.name})
@@ -227,13 +256,16 @@ func NewToken(refs jwt.Refs) *Token {
 	return t
 }
 
-// Check applies kube-apiserver's rule to a verified token's refs
-// (claims.go, validator.Validate, in its order): the ServiceAccount must
-// exist with the token's UID and not have been deleted more than a minute
-// ago; so must a bound Secret, and a bound Pod; a Node must only when the
-// token is bound to it alone (a pod-bound token's node claim is
-// informational). The error says why a token is Revoked or Unknown; it
-// names objects, never the token.
+// Check applies kube-apiserver's rule to a token's refs (claims.go,
+// validator.Validate, in its order): the ServiceAccount must exist with
+// the token's UID and not have been deleted more than a minute ago; so
+// must a bound Secret, and a bound Pod; a Node must only when the token is
+// bound to it alone (a pod-bound token's node claim is informational).
+// Legacy refs follow legacy.go instead: the Secret by name, and no grace
+// after a deletion. An object the watch finds gone revokes the token even
+// when another cannot be told: the token is Unknown only when none is
+// revoked. The error says why a token is Revoked or Unknown; it names
+// objects, never the token.
 func (w *Watcher) Check(t *Token) (Verdict, error) {
 	return w.CheckAt(t, w.clock.Now())
 }
@@ -242,37 +274,67 @@ func (w *Watcher) Check(t *Token) (Verdict, error) {
 // cache hit, which re-checks its token's refs.
 func (w *Watcher) CheckAt(t *Token, now time.Time) (Verdict, error) {
 	refs := &t.refs
-	fresh := !refs.IssuedAt.IsZero() && now.Sub(refs.IssuedAt) < FreshToken
-	c := check{w: w, now: now, fresh: fresh, ns: refs.Namespace}
-	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v != Valid {
+	c := check{w: w, now: now, iat: refs.IssuedAt, ns: refs.Namespace, legacy: refs.Legacy}
+	var unknown error // the first reason a reference could not be told
+	if v, err := c.object(w.serviceAccounts, t.saKey, refs.ServiceAccount, saMismatch); v == Revoked {
 		return v, err
+	} else if v == Unknown {
+		unknown = err
 	}
 	if refs.Secret.Set {
-		if w.secrets == nil {
-			return Unknown, errSecretsNotWatched
+		v, err := Unknown, errSecretsNotWatched
+		if w.secrets != nil {
+			v, err = c.object(w.secrets, t.secretKey, refs.Secret, secretMismatch)
 		}
-		if v, err := c.object(w.secrets, t.secretKey, refs.Secret, secretMismatch); v != Valid {
+		if v == Revoked {
 			return v, err
+		} else if v == Unknown && unknown == nil {
+			unknown = err
 		}
 	}
-	if refs.Pod.Set {
-		if v, err := c.object(w.pods, t.podKey, refs.Pod, podMismatch); v != Valid {
-			return v, err
-		}
-	} else if refs.Node.Set {
-		if v, err := c.object(w.nodes, refs.Node.Name, refs.Node, nodeMismatch); v != Valid {
-			return v, err
-		}
+	var v Verdict
+	var err error
+	switch {
+	case refs.Pod.Set:
+		v, err = c.object(w.pods, t.podKey, refs.Pod, podMismatch)
+	case refs.Node.Set:
+		v, err = c.object(w.nodes, refs.Node.Name, refs.Node, nodeMismatch)
+	}
+	if v == Revoked {
+		return v, err
+	} else if v == Unknown && unknown == nil {
+		unknown = err
+	}
+	if unknown != nil {
+		return Unknown, unknown
 	}
 	return Valid, nil
 }
 
 // check is one Check's shared inputs.
 type check struct {
-	w     *Watcher
-	now   time.Time
-	fresh bool
-	ns    string
+	w   *Watcher
+	now time.Time
+	iat time.Time // zero if the token has none
+	ns  string
+	// legacy: a secret-based token's refs (jwt.Refs.Legacy).
+	legacy bool
+}
+
+// fresh: the token may be newer than what r's watch has delivered, so a
+// missing object or another UID does not revoke it.
+func (c check) fresh(r *resource) bool {
+	return !c.iat.IsZero() && r.conn.horizon(c.now).Sub(c.iat) < FreshToken
+}
+
+// deleted: an object's deletion timestamp revokes the token at now.
+// kube-apiserver allows a minute (go-jose's leeway) for a bound token's
+// objects, and nothing for a legacy token's.
+func (c check) deleted(o *object) bool {
+	if o.deletionSeconds == 0 {
+		return false
+	}
+	return c.legacy || time.Unix(o.deletionSeconds, 0).Before(c.now.Add(-deletionGrace))
 }
 
 // mismatch words a UID mismatch; gone words a missing or deleted object.
@@ -315,18 +377,23 @@ func (c check) object(r *resource, key string, ref jwt.ObjectRef, say wording) (
 	}
 	item, found, _ := r.store.GetByKey(key) // a thread-safe store's GetByKey never fails
 	o, _ := item.(*object)
-	switch {
-	case ref.Name == "":
+	if ref.Name == "" {
 		// kube-apiserver's Get of an empty name fails.
 		return Revoked, say.gone(c.ns, ref.Name, false)
-	case (o == nil || o.uid != ref.UID) && c.fresh:
+	}
+	// A legacy token names its Secret without a UID: any will do.
+	otherUID := o != nil && o.uid != ref.UID && !(c.legacy && ref.UID == "")
+	switch {
+	case (o == nil || otherUID) && c.fresh(r):
 		return Unknown, fmt.Errorf("%s %s not seen yet by the watch of %s", r.name, key, c.w.name)
 	case !found || o == nil:
 		return Revoked, say.gone(c.ns, ref.Name, false)
-	case o.uid != ref.UID:
+	case otherUID:
 		return Revoked, say.mismatch(o.uid, ref.UID)
-	case o.deletionSeconds != 0 && time.Unix(o.deletionSeconds, 0).Before(c.now.Add(-deletionGrace)):
+	case c.deleted(o):
 		return Revoked, say.gone(c.ns, ref.Name, true)
+	case c.legacy && o.invalidated:
+		return Revoked, fmt.Errorf("the token in %s %s/%s has been marked invalid", r.name, c.ns, ref.Name)
 	}
 	return Valid, nil
 }

@@ -19,14 +19,15 @@ type ResourceStatus struct {
 	For time.Duration
 }
 
-// Status is every watched resource's state. It lists each store's keys:
-// call it per scrape or probe, not per review.
+// Status is every watched resource's state, for probes and scrapes: its
+// object counts are at most a second old (see countEvery), so anyone may
+// call it as often as they like.
 func (w *Watcher) Status() []ResourceStatus {
 	now := w.clock.Now()
 	var out []ResourceStatus
 	for _, r := range w.resources() {
 		up, d := r.conn.state(now)
-		out = append(out, ResourceStatus{Resource: r.name, Err: w.vouches(r, now), Objects: len(r.store.ListKeys()), Up: up, For: d})
+		out = append(out, ResourceStatus{Resource: r.name, Err: w.vouches(r, now), Objects: r.objects(now), Up: up, For: d})
 	}
 	return out
 }
