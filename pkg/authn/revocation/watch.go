@@ -297,7 +297,12 @@ func isInitialEventsEnd(ev watch.Event) bool {
 }
 
 // DefaultProgressTimeout: a watch that delivered nothing for this long has
-// stalled. kube-apiserver sends each watch that allows bookmarks (the
-// reflector's do) a bookmark about once a minute
-// (k8s.io/apiserver/pkg/storage/cacher, defaultBookmarkFrequency).
-const DefaultProgressTimeout = 90 * time.Second
+// stalled. It is longer than the reflector's longest watch (10 min,
+// client-go tools/cache defaultMaxWatchTimeout), which kube-apiserver ends
+// with a bookmark and the reflector then establishes anew, so a healthy
+// watch always makes progress within it. A shorter bound relied on
+// kube-apiserver's periodic bookmarks (about once a minute,
+// k8s.io/apiserver/pkg/storage/cacher defaultBookmarkFrequency); `make
+// bench` showed an idle kube-apiserver's watch judged stalled with it,
+// every token then sent to the notSynced fallback (case 3w at 0.2x of 3a).
+const DefaultProgressTimeout = 11 * time.Minute
