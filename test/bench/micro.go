@@ -17,7 +17,7 @@ type micro struct {
 	raw    string
 }
 
-var benchLine = regexp.MustCompile(`(?m)^(Benchmark[\w/,]+)-\d+\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`(?m)^(Benchmark[\w/,.-]+?)-\d+\s+\d+\s+(.*)$`)
 var benchValue = regexp.MustCompile(`([\d.]+) ([\w/-]+)`)
 
 func runMicro() (*micro, error) {
