@@ -34,6 +34,22 @@ func defaulted(t *testing.T, cfg *v1alpha1.Configuration) *v1alpha1.Configuratio
 	return cfg
 }
 
+// reload builds c's successor for next, as a hot reload does: runs it,
+// waits for its added issuers' keys, and retires c.
+func reload(t *testing.T, ctx context.Context, c *Chain, next *v1alpha1.Configuration) *Chain {
+	t.Helper()
+	succ, err := c.Successor(ctx, defaulted(t, next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	succ.Run(ctx)
+	if err := succ.AwaitAddedKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Retire(succ)
+	return succ
+}
+
 func awaitKeys(t *testing.T, c *Chain) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,15 +79,7 @@ func TestSuccessorCarriesUnchangedIssuers(t *testing.T) {
 	next := remoteHub(t, jwks)
 	next.Issuers[0].Fetch.CAFile = c.issuers["hub"].cfg.Fetch.CAFile // the same file, as an unchanged ConfigMap has
 	next.Issuers = append(next.Issuers, edgeIssuer(t))
-	succ, err := c.Successor(ctx, defaulted(t, next))
-	if err != nil {
-		t.Fatal(err)
-	}
-	succ.Run(ctx)
-	if err := succ.AwaitAddedKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.Retire(succ)
+	succ := reload(t, ctx, c, next)
 
 	if succ.issuers["hub"] != c.issuers["hub"] {
 		t.Errorf("got a new issuer hub, want the unchanged one carried over")
@@ -107,12 +115,7 @@ func TestSuccessorReplacesChangedIssuer(t *testing.T) {
 	next := hubConfig(t, nil, "")
 	prefix := "renamed:"
 	next.Issuers[0].Mapping.Prefix = &prefix
-	succ, err := c.Successor(ctx, defaulted(t, next))
-	if err != nil {
-		t.Fatal(err)
-	}
-	succ.Run(ctx)
-	c.Retire(succ)
+	succ := reload(t, ctx, c, next)
 
 	after, ok, err := succ.AuthenticateToken(ctx, token)
 	if !ok || err != nil {
@@ -136,12 +139,7 @@ func TestSuccessorDropsRemovedIssuer(t *testing.T) {
 	c := newChain(t, cfg)
 	c.Run(ctx)
 
-	succ, err := c.Successor(ctx, defaulted(t, hubConfig(t, nil, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	succ.Run(ctx)
-	c.Retire(succ)
+	succ := reload(t, ctx, c, hubConfig(t, nil, ""))
 
 	edgeClaims := boundClaims(time.Now())
 	edgeClaims["iss"], edgeClaims["aud"] = "https://edge.test", []string{"https://edge.test"}
@@ -209,14 +207,7 @@ func TestIssuerAddedByReloadNeverGates(t *testing.T) {
 	next := hubConfig(t, nil, "")
 	next.Readiness.Issuers = v1alpha1.IssuerReadinessAll
 	next.Issuers = append(next.Issuers, brokenIssuer(down.URL))
-	succ, err := c.Successor(ctx, defaulted(t, next))
-	if err != nil {
-		t.Fatal(err)
-	}
-	succ.Run(ctx)
-	if err := succ.AwaitAddedKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
+	succ := reload(t, ctx, c, next)
 
 	if err := findCheck(succ, "issuer-keys").Check(nil); err != nil {
 		t.Errorf("got %v, want ready: a reload reaches every replica at once and must not unready them all", err)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +48,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 		}
 		p.Stop()
 	})
-	client := reloadClient(t, p)
+	client := tokenfedClient(t, p)
 	hubToken := tokenOf(t, hub, "load")
 	addedToken := tokenOf(t, added, "edge")
 
@@ -73,7 +72,10 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if st := mustReview(t, client, addedToken, "added issuer after a refused edit"); !st.Authenticated {
 		t.Errorf("after a refused edit the added issuer's token got %+v, want authenticated: the last good config must keep serving", st)
 	}
-	verbose := readyzVerbose(t, p)
+	_, verbose, err := p.ReadyzVerbose()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(verbose, "[-]config not ready (does not gate readiness)") || !strings.Contains(verbose, "issuers[2].url") {
 		t.Errorf("got /readyz?verbose\n%s\nwant the refused edit reported with its field path", verbose)
 	}
@@ -104,17 +106,6 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if failed != 0 {
 		t.Errorf("%d of %d reviews failed during reloads, want 0; first: %v", failed, total, firstErr)
 	}
-}
-
-func reloadClient(t *testing.T, p *tokenfedproc.Process) kubernetes.Interface {
-	t.Helper()
-	cfg := p.RESTConfig()
-	cfg.QPS = -1
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func tokenOf(t *testing.T, cp *controlplane.ControlPlane, sa string) string {
@@ -158,20 +149,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func readyzVerbose(t *testing.T, p *tokenfedproc.Process) string {
-	t.Helper()
-	resp, err := p.Client().Get(p.URL + "/readyz?verbose")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(body)
 }
 
 // load reviews one token from reloadWorkers goroutines until stopped,

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -28,16 +27,11 @@ func closedURL(t *testing.T) string {
 
 func readyz(t *testing.T, p *tokenfedproc.Process) (int, string) {
 	t.Helper()
-	resp, err := p.Client().Get(p.URL + "/readyz?verbose")
+	code, body, err := p.ReadyzVerbose()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	return code, body
 }
 
 // readiness.issuers decides whether an issuer without keys keeps a new

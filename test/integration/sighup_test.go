@@ -1,39 +1,20 @@
 package integration
 
 import (
-	"bytes"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
+	"github.com/tokenfed/tokenfed/pkg/testing/klogtest"
 	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // SIGHUP's default action ends a process; serve without --config has no
 // file to reload, and must log the signal and keep serving.
@@ -50,7 +31,7 @@ func TestSIGHUPWithoutConfigKeepsServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out klogtest.Buffer
 	cmd := exec.Command(bin, "serve", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", certs.ServingCert, "--tls-private-key-file", certs.ServingKey, "--client-ca-file", certs.CACert)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -99,7 +80,7 @@ func TestSIGHUPAppliesTheFileAtOnce(t *testing.T) {
 	}
 }
 
-func waitForOutput(t *testing.T, out *lockedBuffer, done <-chan error, want string) {
+func waitForOutput(t *testing.T, out *klogtest.Buffer, done <-chan error, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(out.String(), want) {

@@ -185,6 +185,18 @@ func (p *Process) waitFor(ctx context.Context, path string, timeout time.Duratio
 	return fmt.Errorf("tokenfed's %s not 200 after %s\n%s", path, timeout, p.LogTail(30))
 }
 
+// ReadyzVerbose gets /readyz?verbose with Client's certificate, and
+// returns the status code and the body.
+func (p *Process) ReadyzVerbose() (int, string, error) {
+	resp, err := p.Client().Get(p.URL + "/readyz?verbose")
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
 // EditConfig rewrites the config file as the kubelet updates a ConfigMap
 // volume: the new content is written aside and renamed into place, so
 // tokenfed never reads half a file.
