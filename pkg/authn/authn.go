@@ -14,10 +14,10 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
-	"github.com/tokenfed/tokenfed/pkg/mapping"
 	"github.com/tokenfed/tokenfed/pkg/redact"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
-	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
 const hubUser = "hub:system:serviceaccount:ns:sa"

@@ -11,7 +11,7 @@ import (
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
-	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 )
 
 // oidcReservedCases: an unprefixed OIDC issuer maps sub and groups

@@ -24,8 +24,8 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
-	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
 const (

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/utils/lru"
 
-	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 )
 
 // URISANExtraKey carries a caller certificate's URI SANs (SPIFFE IDs and

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
-	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 )
 
 // ErrAuthorizationUnavailable means the per-issuer decision could not be

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/tokenfed/tokenfed/pkg/mapping"
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
 	"github.com/tokenfed/tokenfed/pkg/testing/federation"
 )

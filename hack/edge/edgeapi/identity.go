@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/client/httpauth"
-	"github.com/tokenfed/tokenfed/pkg/mapping"
 )
 
 // Identity is who the device is, as tokenfed answered for its token: the
