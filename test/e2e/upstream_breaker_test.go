@@ -18,8 +18,10 @@ const breakerMinOpen = time.Second
 // credentials lost `create tokenreviews`) is tokenfed's problem, not an
 // outage of the hub, and must not open the circuit breaker
 // (pkg/authn/upstream/breaker.go: "Only faults of the cluster count: a 4xx
-// other than 429 is our request's problem"). Each review still reaches the
-// hub and is answered 503: nothing is known about the token.
+// other than 429 is our request's problem"). Nor may it multiply: the
+// refusal is remembered for upstream.CredentialHold, so the reviews after
+// the first are answered without a call, each with authenticated: false
+// and the reason, which a calling kube-apiserver does not retry.
 func TestUpstreamBreakerIgnoresForbidden(t *testing.T) {
 	hub := startUpstreamHub(t)
 	token := podBoundTokens(t, hub, "forbidden", 1)[0]
@@ -29,15 +31,18 @@ func TestUpstreamBreakerIgnoresForbidden(t *testing.T) {
 		Issuers: []v1alpha1.Issuer{hubWithUpstream(hub, v1alpha1.UpstreamWhenBound, proxy.Kubeconfig)},
 	})
 	tf := tokenfedClient(t, p)
+	const want = "issuer's cluster refuses tokenfed's credential: HTTP 403 Forbidden"
 	for i := range 2 * breakerThreshold {
-		_, err := reviewOnce(ctx(t), tf, token)
-		if !apierrors.IsServiceUnavailable(err) {
-			t.Fatalf("review %d, upstream answering 403: got %v, want 503", i, err)
+		st, err := reviewOnce(ctx(t), tf, token)
+		if err != nil || st.Authenticated || st.Error != want {
+			t.Fatalf("review %d, upstream answering 403: got %+v, %v, want authenticated: false with error %q", i, st, err, want)
 		}
-		if got := proxy.Reviews(); got != int64(i+1) {
-			t.Fatalf("review %d did not reach the upstream (%d upstream reviews for %d reviews; %s = %.0f): "+
-				"the breaker opened on 403s", i, got, i+1, breakerOpenSeries, metricValue(t, p, breakerOpenSeries))
-		}
+	}
+	if got := proxy.Reviews(); got != 1 {
+		t.Fatalf("got %d upstream reviews for %d reviews, want 1: the refusal is remembered", got, 2*breakerThreshold)
+	}
+	if got := metricValue(t, p, breakerOpenSeries); got != 0 {
+		t.Fatalf("got %s = %.0f, want 0: the breaker opened on 403s", breakerOpenSeries, got)
 	}
 }
 

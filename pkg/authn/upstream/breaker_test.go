@@ -144,8 +144,12 @@ var breakerCases = []struct {
 		}),
 	},
 	{
-		name:  "403s are not faults and never open",
-		steps: concat(repeat(step{answer: forbidden403, sent: true}, 10), []step{{answer: succeed, sent: true}}),
+		// The first 403 is remembered for CredentialHold (refusals): the
+		// next nine are answered without a call, and never open the
+		// breaker; after the hold one call checks again.
+		name: "403s are not faults and never open",
+		steps: concat([]step{{answer: forbidden403, sent: true}}, repeat(step{answer: forbidden403, sent: false}, 9),
+			[]step{{advance: CredentialHold, answer: forbidden403, sent: true}, {advance: CredentialHold, answer: succeed, sent: true}, {answer: succeed, sent: true}}),
 	},
 	{
 		// A user who shapes their own claims may make the cluster's answer
@@ -162,7 +166,8 @@ var breakerCases = []struct {
 	{
 		name: "a 403 between 500s resets the count",
 		steps: concat(repeat(step{answer: fail500, sent: true}, 4), []step{{answer: forbidden403, sent: true}},
-			repeat(step{answer: fail500, sent: true}, 4), []step{{answer: succeed, sent: true}}),
+			[]step{{advance: CredentialHold, answer: fail500, sent: true}},
+			repeat(step{answer: fail500, sent: true}, 3), []step{{answer: succeed, sent: true}}),
 	},
 }
 
@@ -201,6 +206,10 @@ func checkStepErr(t *testing.T, i int, s step, err error) {
 	t.Helper()
 	checkNoToken(t, err)
 	switch {
+	case !s.sent && s.answer == forbidden403:
+		if !errors.Is(err, ErrCredentialRefused) || !strings.Contains(err.Error(), "HTTP 403") {
+			t.Fatalf("step %d: got %v, want the remembered ErrCredentialRefused: HTTP 403", i, err)
+		}
 	case !s.sent:
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "circuit open") {
 			t.Fatalf("step %d: got %v, want ErrUnavailable: circuit open", i, err)
@@ -212,6 +221,10 @@ func checkStepErr(t *testing.T, i int, s step, err error) {
 	case s.answer.rejects():
 		if !errors.Is(err, ErrRejected) {
 			t.Fatalf("step %d: got %v, want ErrRejected", i, err)
+		}
+	case s.answer == forbidden403:
+		if !errors.Is(err, ErrCredentialRefused) || !strings.Contains(err.Error(), "HTTP 403") {
+			t.Fatalf("step %d: got %v, want ErrCredentialRefused: HTTP 403", i, err)
 		}
 	default:
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "HTTP") {

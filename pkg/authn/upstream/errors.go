@@ -36,6 +36,9 @@ type callError struct {
 	// retryAfter is the cluster's Retry-After hint; it only sets how long
 	// the breaker stays open, bounded by MaxOpen.
 	retryAfter time.Duration
+	// credential says the cluster refused tokenfed's own credential (401,
+	// 403): answered with ErrCredentialRefused, and remembered (refusals).
+	credential bool
 }
 
 func (e *callError) Error() string { return e.what }
@@ -77,6 +80,7 @@ func classify(err error, code int) *callError {
 			fault:      code == http.StatusTooManyRequests || code >= 500,
 			rejects:    refusesReview(code),
 			retryAfter: retryAfter(err),
+			credential: isCredentialRefusal(code),
 		}
 	}
 }
@@ -86,11 +90,11 @@ func classify(err error, code int) *callError {
 // audiences. A 400, 413 or 422 says the review cannot be valid, and a
 // caller who provokes one (kube-apiserver answers 413 above 3 MiB) must get
 // authenticated=false, never a 503 that a calling kube-apiserver retries
-// five times. The other 4xx say nothing about the token, so the cluster
-// stays unavailable: 401 and 403 refuse tokenfed's own credential; 404,
-// 405, 406, 415 and 421 say the configured server does not serve
-// TokenReview as tokenfed sends it, a fault of tokenfed's configuration
-// that a 5xx rightly reports; 408 and 429 are load.
+// five times. The other 4xx say nothing about the token: 401 and 403
+// refuse tokenfed's own credential (ErrCredentialRefused); 404, 405, 406,
+// 415 and 421 say the configured server does not serve TokenReview as
+// tokenfed sends it, a fault of tokenfed's configuration that a 5xx
+// rightly reports; 408 and 429 are load.
 func refusesReview(code int) bool {
 	switch code {
 	case http.StatusUnauthorized, http.StatusForbidden,
@@ -138,8 +142,8 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
-// failed is what callers see of a failed call: ErrRejected or
-// ErrUnavailable, and the category, nothing else.
+// failed is what callers see of a failed call: ErrRejected,
+// ErrCredentialRefused or ErrUnavailable, and the category, nothing else.
 func failed(err error) error {
 	var ce *callError
 	switch {
@@ -149,6 +153,8 @@ func failed(err error) error {
 		return ErrUnavailable
 	case ce.rejects:
 		return fmt.Errorf("%w: %s", ErrRejected, ce.what)
+	case ce.credential:
+		return fmt.Errorf("%w: %s", ErrCredentialRefused, ce.what)
 	default:
 		return fmt.Errorf("%w: %s", ErrUnavailable, ce.what)
 	}

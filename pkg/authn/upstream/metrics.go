@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tokenfed", Subsystem: "upstream", Name: "reviews_total",
-			Help: "Upstream TokenReviews by issuer and result (authenticated, unauthenticated, error, breaker_open, busy).",
+			Help: "Upstream TokenReviews by issuer and result (authenticated, unauthenticated, error; and answered without a call: credential_refused, breaker_open, busy).",
 		}, []string{"issuer", "result"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tokenfed", Subsystem: "upstream", Name: "review_duration_seconds",

@@ -34,7 +34,10 @@
 //
 // A refused answer, like a 4xx that refuses the review itself (400, 413,
 // 422), rejects the token (cached as a rejection) rather than making the
-// cluster unavailable: see refusal and refusesReview.
+// cluster unavailable: see refusal and refusesReview. A 401 or 403 refuses
+// tokenfed's own credential: it is answered as ErrCredentialRefused and
+// remembered for CredentialHold, so that it costs the cluster one call per
+// hold, not one per review (see refusals).
 package upstream
 
 import (
@@ -91,8 +94,10 @@ type Client struct {
 	timeout time.Duration
 	slots   chan struct{}
 	breaker *breaker
-	metrics *Metrics
-	clock   clock.PassiveClock
+	// refusals remembers the cluster refusing tokenfed's credential.
+	refusals *refusals
+	metrics  *Metrics
+	clock    clock.PassiveClock
 }
 
 // New returns a Client. It builds its HTTP client once, with redirects
@@ -110,9 +115,10 @@ func New(opts Options) (*Client, error) {
 	}
 	return &Client{
 		name: opts.IssuerName, rest: rc, timeout: opts.Timeout,
-		slots:   make(chan struct{}, max(1, opts.MaxConcurrent)),
-		breaker: newBreaker(opts.Breaker, opts.Clock),
-		metrics: opts.Metrics, clock: opts.Clock,
+		slots:    make(chan struct{}, max(1, opts.MaxConcurrent)),
+		breaker:  newBreaker(opts.Breaker, opts.Clock),
+		refusals: &refusals{clock: opts.Clock},
+		metrics:  opts.Metrics, clock: opts.Clock,
 	}, nil
 }
 
@@ -138,37 +144,74 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 }
 
 // Review asks the cluster about token for audiences. It returns the
-// cluster's user, an error wrapping ErrRejected, or one wrapping
-// ErrUnavailable. No error carries text from the cluster or client-go,
+// cluster's user, or an error wrapping ErrRejected, ErrCredentialRefused
+// or ErrUnavailable. No error carries text from the cluster or client-go,
 // only fixed words and the HTTP status.
 func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
-	ok, probe := c.breaker.allow()
-	if !ok {
-		c.metrics.call(c.name, "breaker_open", 0)
-		return nil, fmt.Errorf("%w: circuit open after repeated failures", ErrUnavailable)
+	t, err := c.admit()
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
-	default:
-		c.breaker.release(probe)
-		c.metrics.call(c.name, "busy", 0)
-		return nil, fmt.Errorf("%w: too many reviews in flight", ErrUnavailable)
-	}
+	defer func() { <-c.slots }()
 	start := c.clock.Now()
 	status, err := c.post(ctx, token, audiences)
 	if err == nil && status.Authenticated {
 		err = checkAnswer(status, token)
 	}
-	// The breaker needs the callError: its HTTP status says whether the
-	// cluster is at fault, and it carries Retry-After.
-	c.breaker.record(err, probe)
-	c.metrics.breakerState(c, c.breaker.state())
+	c.record(ctx, t, err)
 	c.metrics.call(c.name, resultLabel(status, err), c.clock.Since(start))
 	if err != nil {
 		return nil, failed(err)
 	}
 	return toResponse(status)
+}
+
+// ticket is a call admit let out: whether it probes a remembered refusal,
+// whether it is the breaker's half-open probe. It holds a slot.
+type ticket struct{ refusalProbe, breakerProbe bool }
+
+// admit lets a call out, or answers without one: with a remembered
+// refusal of tokenfed's credential, while the circuit is open, or when
+// MaxConcurrent calls are in flight.
+func (c *Client) admit() (ticket, error) {
+	refused, refusalProbe := c.refusals.check()
+	if refused != nil {
+		c.metrics.call(c.name, "credential_refused", 0)
+		return ticket{}, failed(refused)
+	}
+	ok, probe := c.breaker.allow()
+	if !ok {
+		c.refusals.release(refusalProbe)
+		c.metrics.call(c.name, "breaker_open", 0)
+		return ticket{}, fmt.Errorf("%w: circuit open after repeated failures", ErrUnavailable)
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return ticket{refusalProbe: refusalProbe, breakerProbe: probe}, nil
+	default:
+		c.refusals.release(refusalProbe)
+		c.breaker.release(probe)
+		c.metrics.call(c.name, "busy", 0)
+		return ticket{}, fmt.Errorf("%w: too many reviews in flight", ErrUnavailable)
+	}
+}
+
+// record tells the breaker and the refusal memory how a call ended. The
+// breaker needs the callError: its HTTP status says whether the cluster is
+// at fault, and it carries Retry-After. A refusal of tokenfed's credential
+// is logged when it starts and when it ends, not at every review.
+func (c *Client) record(ctx context.Context, t ticket, err error) {
+	c.breaker.record(err, t.breakerProbe)
+	c.metrics.breakerState(c, c.breaker.state())
+	started, ended := c.refusals.record(err, t.refusalProbe)
+	logger := klog.FromContext(ctx)
+	switch {
+	case started:
+		logger.Error(err, "Issuer's cluster refuses tokenfed's credential; reviews that need it are refused without a call, and one checks again after the hold",
+			"issuer", c.name, "hold", CredentialHold)
+	case ended:
+		logger.Info("Issuer's cluster no longer refuses tokenfed's credential", "issuer", c.name)
+	}
 }
 
 // Close retires the client: its breaker's metric series goes with it. A

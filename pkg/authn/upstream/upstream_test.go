@@ -105,10 +105,10 @@ var reviewCases = []struct {
 		wantMsg: "token rejected by its cluster: HTTP 413 Request Entity Too Large",
 	},
 	{
-		name:    "403 from the cluster is unavailable, not a rejection",
+		name:    "403 from the cluster refuses tokenfed's credential, neither a rejection nor unavailable",
 		answer:  answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0),
-		wantErr: ErrUnavailable,
-		wantMsg: "issuer's cluster is unavailable: HTTP 403 Forbidden",
+		wantErr: ErrCredentialRefused,
+		wantMsg: "issuer's cluster refuses tokenfed's credential: HTTP 403 Forbidden",
 	},
 	{
 		name:    "500 as plain text",
@@ -309,8 +309,9 @@ func TestReviewIsNotRateLimitedByClientGo(t *testing.T) {
 }
 
 // statusCases: which HTTP statuses of the cluster reject the token (the
-// review itself is refused: the caller's doing) and which make the cluster
-// unavailable (tokenfed's credential, endpoint or the cluster's load).
+// review itself is refused: the caller's doing), which refuse tokenfed's
+// credential, and which make the cluster unavailable (tokenfed's endpoint
+// or the cluster's load).
 var statusCases = []struct {
 	code    int
 	wantErr error
@@ -322,8 +323,8 @@ var statusCases = []struct {
 	{http.StatusRequestURITooLong, ErrRejected},
 	{http.StatusUnprocessableEntity, ErrRejected},
 	{http.StatusRequestHeaderFieldsTooLarge, ErrRejected},
-	{http.StatusUnauthorized, ErrUnavailable},
-	{http.StatusForbidden, ErrUnavailable},
+	{http.StatusUnauthorized, ErrCredentialRefused},
+	{http.StatusForbidden, ErrCredentialRefused},
 	{http.StatusNotFound, ErrUnavailable},
 	{http.StatusMethodNotAllowed, ErrUnavailable},
 	{http.StatusNotAcceptable, ErrUnavailable},
@@ -347,8 +348,8 @@ func TestReviewHTTPStatus(t *testing.T) {
 			if err == nil || err.Error() != want {
 				t.Fatalf("got %v, want %s", err, want)
 			}
-			if errors.Is(err, ErrRejected) == errors.Is(err, ErrUnavailable) {
-				t.Errorf("got %v wrapping both or neither of ErrRejected and ErrUnavailable, want exactly %v", err, tc.wantErr)
+			if n := wrapsCount(err, ErrRejected, ErrCredentialRefused, ErrUnavailable); n != 1 {
+				t.Errorf("got %v wrapping %d of ErrRejected, ErrCredentialRefused and ErrUnavailable, want exactly %v", err, n, tc.wantErr)
 			}
 		})
 	}
@@ -377,4 +378,15 @@ func TestReviewOversizedByTheCallerIsRejected(t *testing.T) {
 	if n := srv.hits.Load(); n != 1 {
 		t.Errorf("got %d requests, want 1", n)
 	}
+}
+
+// wrapsCount is how many of targets err wraps.
+func wrapsCount(err error, targets ...error) int {
+	n := 0
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			n++
+		}
+	}
+	return n
 }
