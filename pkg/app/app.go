@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg *v1alpha1.Configuration, opts Options) (*App, 
 	}
 	a.current.Store(gen)
 	a.listener = serverOptions(&cfg.Server)
-	a.server = server.New(a.listener, http.HandlerFunc(a.serveHTTP))
+	a.server = server.New(a.listener, http.HandlerFunc(a.serveHTTP), server.NewMetrics(reg))
 	return a, nil
 }
 
@@ -164,6 +164,8 @@ func serverOptions(s *v1alpha1.Server) server.Options {
 		CertFile: s.TLSCertFile, KeyFile: s.TLSPrivateKeyFile, CertReloadInterval: certReloadInterval,
 		ReadTimeout: s.ReadTimeout.Duration, WriteTimeout: s.WriteTimeout.Duration,
 		IdleTimeout: s.IdleTimeout.Duration, ShutdownGracePeriod: s.ShutdownGracePeriod.Duration,
+		MaxConnections: int(s.MaxConnections), MaxConcurrentStreams: int(s.MaxConcurrentStreams),
+		MaxRequestsInFlight: int(s.MaxRequestsInFlight),
 	}
 }
 

@@ -61,7 +61,7 @@ func (a *App) apply(ctx context.Context, cfg *v1alpha1.Configuration) error {
 	added, removed, changed := issuerChanges(prev.cfg, cfg)
 	logger.Info("configuration applied", "issuersAdded", added, "issuersRemoved", removed, "issuersChanged", changed)
 	if serverOptions(&cfg.Server) != a.listener {
-		logger.Info("listener settings differ from the ones serving (server.bindAddress, securePort, TLS files or timeouts); they apply at the next restart")
+		logger.Info("listener settings differ from the ones serving (server.bindAddress, securePort, TLS files, timeouts or limits); they apply at the next restart")
 	}
 	return nil
 }

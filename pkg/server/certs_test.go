@@ -108,7 +108,7 @@ func TestServingCertBrokenRenewal(t *testing.T) {
 func TestRunFailsOnMissingCertificate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := New(Options{BindAddress: "127.0.0.1", CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), CertReloadInterval: time.Second}, http.NotFoundHandler())
+	s := New(Options{BindAddress: "127.0.0.1", CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), CertReloadInterval: time.Second}, http.NotFoundHandler(), nil)
 	start := time.Now()
 	err := s.Run(context.Background())
 	took := time.Since(start)

@@ -12,37 +12,65 @@ import (
 // the busy ones finish while it closes the idle ones (which the closed
 // listener and disabled keep-alives keep from becoming busy again).
 type connTracker struct {
+	metrics *Metrics
+
 	mu    sync.Mutex
 	conns map[net.Conn]http.ConnState
+	// http2 are the connections served by HTTP/2 (see markHTTP2).
+	http2 map[net.Conn]bool
 }
 
 func (c *connTracker) track(conn net.Conn, state http.ConnState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conns == nil {
-		c.conns = map[net.Conn]http.ConnState{}
+		c.conns, c.http2 = map[net.Conn]http.ConnState{}, map[net.Conn]bool{}
 	}
+	_, known := c.conns[conn]
 	switch state {
 	case http.StateClosed, http.StateHijacked:
+		if known {
+			c.metrics.connectionDelta(-1)
+		}
 		delete(c.conns, conn)
+		delete(c.http2, conn)
 	default:
+		if !known {
+			c.metrics.connectionDelta(1)
+		}
 		c.conns[conn] = state
 	}
 }
 
-// closeIdle closes idle connections and reports how many are still busy.
+// markHTTP2 records that conn is served by HTTP/2, before its first
+// stream. Such a connection is not closed by closeIdle: shutdown sends it
+// GOAWAY, and golang.org/x/net/http2 closes it once its streams are done.
+// Closed from here it could lose its last frames, and a client that sends
+// a request just then would see the connection lost instead of GOAWAY,
+// which it retries on a new connection.
+func (c *connTracker) markHTTP2(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.http2 == nil {
+		c.conns, c.http2 = map[net.Conn]http.ConnState{}, map[net.Conn]bool{}
+	}
+	c.http2[conn] = true
+}
+
+// closeIdle closes idle HTTP/1 connections and reports how many are still
+// open otherwise: busy ones, and HTTP/2 ones, which close themselves.
 func (c *connTracker) closeIdle() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	busy := 0
+	open := 0
 	for conn, state := range c.conns {
-		if state == http.StateIdle {
+		if state == http.StateIdle && !c.http2[conn] {
 			_ = conn.Close()
 			continue
 		}
-		busy++
+		open++
 	}
-	return busy
+	return open
 }
 
 // waitIdle returns once no connection is busy or ctx is done.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"k8s.io/klog/v2"
 )
 
@@ -29,6 +30,17 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownGracePeriod bounds how long in-flight requests may finish.
 	ShutdownGracePeriod time.Duration
+
+	// MaxConnections bounds the connections open at once; further ones
+	// wait in the kernel's accept queue (netutil.LimitListener). 0: no
+	// bound.
+	MaxConnections int
+	// MaxConcurrentStreams bounds the streams of one HTTP/2 connection;
+	// 0: x/net's default, 250.
+	MaxConcurrentStreams int
+	// MaxRequestsInFlight bounds the requests served at once, over all
+	// connections (see limitInFlight). 0: no bound.
+	MaxRequestsInFlight int
 }
 
 // Server is a configured, not yet running, HTTPS server.
@@ -36,14 +48,16 @@ type Server struct {
 	opts    Options
 	handler http.Handler
 	certs   *servingCert
+	metrics *Metrics
 }
 
-// New returns a server for handler.
-func New(opts Options, handler http.Handler) *Server {
+// New returns a server for handler. m may be nil.
+func New(opts Options, handler http.Handler, m *Metrics) *Server {
 	return &Server{
 		opts:    opts,
-		handler: handler,
+		handler: limitInFlight(handler, opts.MaxRequestsInFlight, m),
 		certs:   newServingCert(opts.CertFile, opts.KeyFile, opts.CertReloadInterval),
+		metrics: m,
 	}
 }
 
@@ -64,35 +78,58 @@ func (s *Server) Run(ctx context.Context) error {
 	certCtx, stopCerts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCerts()
 	s.certs.watch(certCtx)
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(int(s.opts.Port))))
+	ln, err := s.listen()
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return err
 	}
-	conns := &connTracker{}
+	conns := &connTracker{metrics: s.metrics}
 	srv := s.httpServer(logger, conns)
+	goAway, err := configureHTTP2(srv, s.opts.MaxConcurrentStreams, conns)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("configuring HTTP/2: %w", err)
+	}
 	errCh := make(chan error, 1)
 	go func() { errCh <- srv.ServeTLS(ln, "", "") }()
-	logger.Info("serving", "address", ln.Addr().String())
+	logger.Info("serving", "address", ln.Addr().String(), "maxConnections", s.opts.MaxConnections,
+		"maxConcurrentStreams", s.opts.MaxConcurrentStreams, "maxRequestsInFlight", s.opts.MaxRequestsInFlight)
 	select {
 	case err := <-errCh:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	return s.shutdown(srv, ln, conns, logger)
+	return s.shutdown(srv, ln, conns, goAway, logger)
+}
+
+// listen opens the TCP listener, bounded to MaxConnections open
+// connections: each costs goroutines and buffers, and past the bound a
+// client waits to be accepted rather than tokenfed running out of memory.
+func (s *Server) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(int(s.opts.Port))))
+	if err != nil {
+		return nil, fmt.Errorf("listening: %w", err)
+	}
+	if s.opts.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, s.opts.MaxConnections)
+	}
+	return ln, nil
 }
 
 // shutdown drains before it shuts down. http.Server.Shutdown drops any
 // request it reads after shutdown began, even on a connection it had
 // already accepted; so first the listener closes (no new connections),
-// keep-alives stop (every answer says Connection: close and idle
-// connections close), and the connections already accepted finish their
-// requests. Shutdown then only has stragglers left to wait for.
-func (s *Server) shutdown(srv *http.Server, ln net.Listener, conns *connTracker, logger klog.Logger) error {
+// keep-alives stop (every HTTP/1 answer says Connection: close and idle
+// connections close), every HTTP/2 connection gets GOAWAY (its streams
+// finish, and its client sends new requests elsewhere), and the
+// connections already accepted finish their requests. Shutdown then only
+// has stragglers left to wait for.
+func (s *Server) shutdown(srv *http.Server, ln net.Listener, conns *connTracker, goAway func(), logger klog.Logger) error {
 	logger.Info("shutting down, finishing accepted requests", "gracePeriod", s.opts.ShutdownGracePeriod)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGracePeriod)
 	defer cancel()
 	_ = ln.Close() // Serve returns; accepted connections keep being served.
 	srv.SetKeepAlivesEnabled(false)
+	goAway()
 	conns.waitIdle(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)

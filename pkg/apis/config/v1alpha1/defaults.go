@@ -14,6 +14,12 @@ const (
 	DefaultMaxRequestBodyBytes = 1 << 20
 	DefaultMaxCacheEntries     = 100000
 	DefaultUpstreamConcurrency = 32
+	DefaultMaxConnections      = 1000
+	// DefaultMaxConcurrentStreams is what Go's HTTP/2 server announced
+	// before it raised it to 250; a client opens more connections for more.
+	DefaultMaxConcurrentStreams = 100
+	// DefaultMaxRequestsInFlight is kube-apiserver's --max-requests-inflight.
+	DefaultMaxRequestsInFlight = 400
 )
 
 // Default durations.
@@ -82,6 +88,15 @@ func setServerDefaults(s *Server) {
 	setDuration(&s.WriteTimeout, DefaultWriteTimeout)
 	setDuration(&s.IdleTimeout, DefaultIdleTimeout)
 	setDuration(&s.ShutdownGracePeriod, DefaultShutdownGracePeriod)
+	setInt32(&s.MaxConnections, DefaultMaxConnections)
+	setInt32(&s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	setInt32(&s.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
+}
+
+func setInt32(n *int32, def int32) {
+	if *n == 0 {
+		*n = def
+	}
 }
 
 func setCacheDefaults(c *Cache) {

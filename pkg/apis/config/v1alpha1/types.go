@@ -193,6 +193,26 @@ type Server struct {
 	// ShutdownGracePeriod is how long in-flight reviews may run after SIGTERM.
 	// Default 20s, below Kubernetes' default 30s termination grace period.
 	ShutdownGracePeriod metav1.Duration `json:"shutdownGracePeriod"`
+
+	// MaxConnections bounds the connections open at once, HTTP/1 and
+	// HTTP/2 together; further clients wait to be accepted until one
+	// closes. Each open connection costs goroutines and buffers, and TLS
+	// is accepted from anyone who can reach the port, so without a bound
+	// idle connections could exhaust memory. Default 1000.
+	MaxConnections int32 `json:"maxConnections"`
+
+	// MaxConcurrentStreams bounds the streams (requests in flight) of one
+	// HTTP/2 connection, announced as SETTINGS_MAX_CONCURRENT_STREAMS; a
+	// client needing more opens another connection. Default 100.
+	MaxConcurrentStreams int32 `json:"maxConcurrentStreams"`
+
+	// MaxRequestsInFlight bounds the requests served at once over all
+	// connections. Beyond it a request is answered 503 at once, without
+	// Retry-After (which a calling kube-apiserver would retry). Health
+	// probes and /metrics are not counted. It is what bounds the
+	// goroutines slow or idle HTTP/2 streams can hold. Default 400, as
+	// kube-apiserver's --max-requests-inflight.
+	MaxRequestsInFlight int32 `json:"maxRequestsInFlight"`
 }
 
 // Cache configures the result cache.

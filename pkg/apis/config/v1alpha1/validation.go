@@ -60,6 +60,23 @@ func validateServer(s *Server, p *field.Path) field.ErrorList {
 	allErrs = append(allErrs, validatePositive(s.WriteTimeout.Duration, p.Child("writeTimeout"))...)
 	allErrs = append(allErrs, validatePositive(s.IdleTimeout.Duration, p.Child("idleTimeout"))...)
 	allErrs = append(allErrs, validatePositive(s.ShutdownGracePeriod.Duration, p.Child("shutdownGracePeriod"))...)
+	return append(allErrs, validateServerLimits(s, p)...)
+}
+
+// validateServerLimits: every bound is positive. HTTP/2 allows up to 2^31-1
+// streams, but a connection with more than 10000 would hold more goroutines
+// than any bound here is meant to allow.
+func validateServerLimits(s *Server, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if s.MaxConnections < 1 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxConnections"), s.MaxConnections, "must be positive"))
+	}
+	if s.MaxRequestsInFlight < 1 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxRequestsInFlight"), s.MaxRequestsInFlight, "must be positive"))
+	}
+	if s.MaxConcurrentStreams < 1 || s.MaxConcurrentStreams > 10000 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxConcurrentStreams"), s.MaxConcurrentStreams, "must be between 1 and 10000"))
+	}
 	return allErrs
 }
 

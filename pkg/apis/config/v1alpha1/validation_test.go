@@ -43,6 +43,9 @@ var validationCases = []struct {
 	{"opaque upstream must exist", func(c *Configuration) { c.OpaqueTokenUpstream = "corp" }, "opaqueTokenUpstream: Invalid value"},
 	{"opaque upstream ok", func(c *Configuration) { c.OpaqueTokenUpstream = "hub" }, ""},
 	{"cert without key", func(c *Configuration) { c.Issuers[0].Fetch.ClientCertFile = "c" }, "issuers[0].fetch.clientCertFile"},
+	{"negative maxConnections", func(c *Configuration) { c.Server.MaxConnections = -1 }, "server.maxConnections: Invalid value: -1: must be positive"},
+	{"negative maxRequestsInFlight", func(c *Configuration) { c.Server.MaxRequestsInFlight = -1 }, "server.maxRequestsInFlight: Invalid value: -1: must be positive"},
+	{"maxConcurrentStreams beyond 10000", func(c *Configuration) { c.Server.MaxConcurrentStreams = 10001 }, "server.maxConcurrentStreams: Invalid value: 10001: must be between 1 and 10000"},
 
 	// Identity namespaces: what one issuer emits must never be what another can.
 	{"same prefix twice", func(c *Configuration) { c.Issuers[1].Mapping.Prefix = ptr("hub:") }, `issuers[1].mapping.prefix: Invalid value: "hub:": equals the prefix of issuers[0] (hub)`},

@@ -1,0 +1,48 @@
+package server
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the listener's bounds. A nil *Metrics records nothing.
+type Metrics struct {
+	connections prometheus.Gauge
+	requests    prometheus.Gauge
+	refusals    prometheus.Counter
+}
+
+// NewMetrics registers the server metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tokenfed", Subsystem: "server", Name: "connections",
+			Help: "Connections open now, HTTP/1 and HTTP/2 (bounded by server.maxConnections).",
+		}),
+		requests: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tokenfed", Subsystem: "server", Name: "requests_in_flight",
+			Help: "Requests being served now, health probes and /metrics not counted (bounded by server.maxRequestsInFlight).",
+		}),
+		refusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "tokenfed", Subsystem: "server", Name: "overload_refusals_total",
+			Help: "Requests answered 503 because server.maxRequestsInFlight were in flight.",
+		}),
+	}
+	reg.MustRegister(m.connections, m.requests, m.refusals)
+	return m
+}
+
+func (m *Metrics) connectionDelta(d float64) {
+	if m != nil {
+		m.connections.Add(d)
+	}
+}
+
+func (m *Metrics) inFlight(d float64) {
+	if m != nil {
+		m.requests.Add(d)
+	}
+}
+
+func (m *Metrics) refused() {
+	if m != nil {
+		m.refusals.Inc()
+	}
+}
