@@ -9,6 +9,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/keyutil"
 
@@ -61,23 +62,10 @@ func TestClockSkew(t *testing.T) {
 	}
 	signer := newHubSigner(t, hub)
 	tf := startTokenfed(t, v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{federation.HubIssuer("hub", hub)}})
-	// JWT times are whole seconds. The tokens are issued at a whole second
-	// (base) and judged within the next one, so a case 59 s or 61 s from
-	// now is exactly that, not up to a second less.
-	base := time.Now().Truncate(time.Second).Add(time.Second)
-	time.Sleep(time.Until(base.Add(10 * time.Millisecond)))
-	tokens := make([]string, len(skewCases))
-	for i, tc := range skewCases {
-		tokens[i] = signer.token(t, "faults-clock", string(sa.UID), base, tc.skew, tc.life)
-	}
+	verdicts := judgeWithinASecond(t, hub, tf, signer, string(sa.UID))
 	for i, tc := range skewCases {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := tokens[i]
-			theirs, err := hub.TokenReview(ctx, tok, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ours := tf.mustReview(t, tok)
+			theirs, ours := verdicts[i].theirs, verdicts[i].ours
 			if ours.code != http.StatusOK || ours.latency > skewLatency {
 				t.Fatalf("got %s, want 200 within %s", ours, skewLatency)
 			}
@@ -90,10 +78,46 @@ func TestClockSkew(t *testing.T) {
 			t.Logf("%s: both authenticated=%v; tokenfed %q in %s, kube-apiserver %q", tc.name, tc.valid, ours.status.Error, ours.latency.Round(time.Millisecond), theirs.Error)
 		})
 	}
-	if judged := time.Since(base); judged >= time.Second {
-		t.Fatalf("judging the tokens took until %s after they were issued, want within the second (the cases at 59 s and 61 s are a second apart)", judged)
-	}
 	tf.noServerFaults(t)
+}
+
+// verdict is one skewed token as kube-apiserver and tokenfed judged it.
+type verdict struct {
+	theirs *authenticationv1.TokenReviewStatus
+	ours   result
+}
+
+// judgeAttempts bounds the tries at judging every case within one second.
+const judgeAttempts = 3
+
+// judgeWithinASecond signs a token per skewCase and has both judge it.
+// JWT times are whole seconds: the tokens are issued at a whole second
+// (base) and must be judged within the next one, so that a case 59 s or
+// 61 s from now is exactly that, not up to a second less. A try that the
+// machine slows beyond the second is made again.
+func judgeWithinASecond(t *testing.T, hub *controlplane.ControlPlane, tf *tokenfed, signer *hubSigner, uid string) []verdict {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		base := time.Now().Truncate(time.Second).Add(time.Second)
+		time.Sleep(time.Until(base))
+		verdicts := make([]verdict, len(skewCases))
+		for i, tc := range skewCases {
+			tok := signer.token(t, "faults-clock", uid, base, tc.skew, tc.life)
+			theirs, err := hub.TokenReview(t.Context(), tok, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verdicts[i] = verdict{theirs: theirs, ours: tf.mustReview(t, tok)}
+		}
+		judged := time.Since(base)
+		if judged < time.Second {
+			return verdicts
+		}
+		if attempt == judgeAttempts {
+			t.Fatalf("judging the tokens took %s after they were issued, %d times; want within the second (the cases at 59 s and 61 s are a second apart)", judged, attempt)
+		}
+		t.Logf("judging took %s, beyond the second the tokens were issued in; again", judged)
+	}
 }
 
 // hubSigner signs tokens with a control plane's own service-account key,

@@ -41,6 +41,9 @@ const (
 	exitWithin = inFlightFor + time.Second + 2*time.Second
 	// inFlightReviews are on the connection when SIGTERM lands.
 	inFlightReviews = 3
+	// settledWithin bounds waiting for a reload to apply (SIGHUP reads the
+	// file at once) and for the reviews to reach the upstream.
+	settledWithin = 5 * time.Second
 )
 
 // slowConfirmed trusts is, with every token confirmed by up, which holds
@@ -112,7 +115,7 @@ func TestGoAwayOnShutdownAndNotOnReload(t *testing.T) {
 	if err := tf.p.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the reload applied", func() (bool, string) {
+	waitFor(t, settledWithin, "the reload applied", func() (bool, string) {
 		n := tf.metric(t, `tokenfed_config_reloads_total{result="success"}`)
 		return n == 1, "reloads " + strconv.FormatFloat(n, 'g', -1, 64)
 	})
@@ -136,7 +139,7 @@ func TestGoAwayOnShutdownAndNotOnReload(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitFor(t, 5*time.Second, "the reviews in flight upstream", func() (bool, string) {
+	waitFor(t, settledWithin, "the reviews in flight upstream", func() (bool, string) {
 		return up.inFlight.Load() == inFlightReviews && up.callsSince(before) == inFlightReviews, "in flight " + strconv.FormatInt(up.inFlight.Load(), 10)
 	})
 

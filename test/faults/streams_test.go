@@ -45,6 +45,12 @@ const (
 	// freedWithin: once the attackers hang up, a review is served again
 	// within this.
 	freedWithin = 2 * time.Second
+	// attackSettle is given to the server to take in what it accepted
+	// before the goroutines are counted.
+	attackSettle = 500 * time.Millisecond
+	// attackReadTimeout keeps the idle streams' handlers waiting for their
+	// bodies all through the test (server.readTimeout).
+	attackReadTimeout = 30 * time.Second
 )
 
 // TestIdleStreamsBounded: connections and idle HTTP/2 streams many times
@@ -62,7 +68,7 @@ func TestIdleStreamsBounded(t *testing.T) {
 		Issuers: []v1alpha1.Issuer{is.config()},
 		Server: v1alpha1.Server{
 			MaxConnections: boundConnections, MaxConcurrentStreams: boundStreams, MaxRequestsInFlight: boundInFlight,
-			ReadTimeout: duration(30 * time.Second),
+			ReadTimeout: duration(attackReadTimeout),
 		},
 	})
 	// The observer's connection is made first: it is one of the bound.
@@ -71,7 +77,7 @@ func TestIdleStreamsBounded(t *testing.T) {
 
 	attack := newIdleStreamAttack(t, strings.TrimPrefix(tf.p.URL, "https://"), tf.p.TLSConfig())
 	attack.run(attackConnections, attackStreams)
-	time.Sleep(500 * time.Millisecond) // the server takes in what it accepted
+	time.Sleep(attackSettle)
 	during := goroutines(t, observer, tf.p.URL)
 	conns := metricOn(t, observer, tf.p.URL, "tokenfed_server_connections")
 	inFlight := metricOn(t, observer, tf.p.URL, "tokenfed_server_requests_in_flight")

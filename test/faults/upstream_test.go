@@ -150,6 +150,13 @@ const (
 	// recoverySlack is how late after the breaker may let a probe out
 	// the first token is authenticated again.
 	recoverySlack = time.Second
+	// slowAnswerSlack is how much longer than the cluster's own delay a
+	// slow answer may take.
+	slowAnswerSlack = 500 * time.Millisecond
+	// openProbeEvery is how often the open breaker is tried, stopping
+	// openMargin before the Retry-After ends.
+	openProbeEvery = 100 * time.Millisecond
+	openMargin     = 500 * time.Millisecond
 )
 
 // alwaysConfirmed trusts is, and has every token it verifies confirmed by
@@ -202,10 +209,10 @@ func TestUpstream429RetryAfter(t *testing.T) {
 	retryAfter := time.Duration(up.retryAfter) * time.Second
 	before := up.calls.Load()
 	answered := 0
-	for time.Since(opened) < retryAfter-500*time.Millisecond {
+	for time.Since(opened) < retryAfter-openMargin {
 		unavailable(t, tf.mustReview(t, is.token(t, claims{})), "circuit open", noCallLatency)
 		answered++
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(openProbeEvery)
 	}
 	if n := up.callsSince(before); n != 0 {
 		t.Fatalf("got %d upstream calls within the Retry-After of %s, want 0", n, retryAfter)
@@ -227,7 +234,7 @@ func TestUpstream429RetryAfter(t *testing.T) {
 // review at most the timeout; a slow one within it is waited for, and its
 // answer cached; and no more than upstream.maxConcurrent calls wait on it
 // at once, the others answered at once. Figures: failedCallLatency for a
-// timeout; the slow answer within its delay + 500 ms, its repeat within
+// timeout; the slow answer within its delay + slowAnswerSlack, its repeat within
 // noCallLatency without a call; of 10 concurrent reviews with
 // maxConcurrent 4, 4 calls out at once at most, 6 answered 503 within
 // noCallLatency.
@@ -249,7 +256,7 @@ func TestUpstreamSlow(t *testing.T) {
 	up.setDelay(slowDelay)
 	tok := is.token(t, claims{})
 	slow := tf.mustReview(t, tok)
-	accepted(t, slow, is.username(), slowDelay+500*time.Millisecond)
+	accepted(t, slow, is.username(), slowDelay+slowAnswerSlack)
 	before := up.calls.Load()
 	again := tf.mustReview(t, tok)
 	accepted(t, again, is.username(), noCallLatency)
