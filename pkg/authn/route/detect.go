@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"bytes"
 	"encoding/base64"
 	"net/url"
@@ -15,10 +17,10 @@ const (
 	// characters are the fewest that encode the start of a JSON object.
 	minText = 8
 	// searchBudget bounds the bytes one search decodes and scans: a random
-	// token of MaxTokenBytes with separators costs about 18 of them per
+	// token of jws.MaxTokenBytes with separators costs about 18 of them per
 	// byte. A crafted token could otherwise make nested decodings of many
 	// views cost seconds.
-	searchBudget = 24 * MaxTokenBytes
+	searchBudget = 24 * jws.MaxTokenBytes
 )
 
 // ContainsJWT reports whether s contains the base64 (either alphabet) of a
@@ -83,7 +85,7 @@ func (sc *search) inRun(run string, depth int) bool {
 	}
 	buf := make([]byte, 0, len(run)*3/4+2)
 	for a := 0; a < 4 && a < len(run); a++ {
-		buf = decodeLenient(buf[:0], run[a:])
+		buf = jws.DecodeLenient(buf[:0], run[a:])
 		if hasObjectStart(buf) || depth > 0 && sc.inText(buf, depth-1) {
 			return true
 		}
@@ -398,7 +400,7 @@ const (
 var class = func() (t [256]uint8) {
 	for i := range t {
 		c := byte(i)
-		if base64Value[c] != invalid {
+		if isBase64URL(c) || c == '+' || c == '/' {
 			t[i] |= clsBase64
 		}
 		if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
