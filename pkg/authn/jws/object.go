@@ -93,6 +93,43 @@ func DecodeString(raw []byte) (string, error) {
 	return s, nil
 }
 
+// DecodeStrings decodes a raw JSON array whose elements must all be
+// strings, as go-jose decodes one into []interface{} and then requires
+// strings: null, or any other element, is refused. raw must be valid JSON,
+// as every value of a parsed Object is.
+func DecodeStrings(raw []byte) ([]string, error) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, errWrongType
+	}
+	out := make([]string, 0, 1+countCommas(raw))
+	for i := skipSpace(raw, 1); raw[i] != ']'; {
+		end := endOfValue(raw, i)
+		if raw[i] != '"' {
+			return nil, errWrongType
+		}
+		s, err := DecodeString(raw[i:end])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+		if i = skipSpace(raw, end); raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return out, nil
+}
+
+// countCommas bounds the elements of an array of strings from above.
+func countCommas(raw []byte) int {
+	n := 0
+	for _, c := range raw {
+		if c == ',' {
+			n++
+		}
+	}
+	return n
+}
+
 // plainASCII reports whether b is printable ASCII without '"' or '\\': a
 // JSON string body that means itself.
 func plainASCII(b []byte) bool {

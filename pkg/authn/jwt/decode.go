@@ -78,11 +78,8 @@ func decodeAudience(raw []byte) (josejwt.Audience, error) {
 		s, err := jws.DecodeString(raw)
 		return josejwt.Audience{s}, err
 	}
-	if raw[0] != '[' {
-		return nil, errClaimType
-	}
-	var aud josejwt.Audience
-	if err := josejson.Unmarshal(raw, &aud); err != nil {
+	aud, err := jws.DecodeStrings(raw)
+	if err != nil {
 		return nil, errClaimType
 	}
 	return aud, nil
