@@ -39,6 +39,9 @@ type Chain struct {
 	issuers     map[string]*issuer
 	// namespaces checks every answer's identity against every issuer's.
 	namespaces *mapping.Namespaces
+	// interner shares identities among the cached answers of one identity's
+	// many tokens.
+	interner *mapping.Interner
 	// opaque receives tokens that are not JWTs; nil rejects them.
 	opaque  *issuer
 	metrics *Metrics
@@ -114,6 +117,7 @@ func build(ctx context.Context, cfg *v1alpha1.Configuration, m *ChainMetrics, pr
 	c.router, c.opaque = router, c.issuers[cfg.OpaqueTokenUpstream]
 	opts := cache.Options{SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration}
 	opts.MaxEntries, opts.Metrics = int(cfg.Cache.MaxEntries), m.reviews
+	c.interner = mapping.NewInterner(int(cfg.Cache.MaxEntries))
 	c.cache = cache.New(c.authenticate, opts)
 	opts.MaxEntries, opts.Metrics = callerCacheEntries(cfg.Cache.MaxEntries), m.callers
 	c.callerCache = cache.New(c.authenticateCaller, opts)
@@ -214,7 +218,7 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, tok
 		klog.FromContext(ctx).V(logLevelRejection).Info("answer refused", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}
 	}
-	r.Response = resp
+	r.Response = c.interner.Response(resp)
 	return r
 }
 
