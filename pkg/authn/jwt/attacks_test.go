@@ -70,7 +70,7 @@ func TestServiceAccountAttacks(t *testing.T) {
 	spy := newSpy(t)
 	b, _ := json.Marshal(boundClaims())
 	v, err := NewServiceAccountVerifier(ServiceAccountOptions{
-		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(t, DefaultServiceAccountAlgorithms...),
+		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(t, jws.DefaultServiceAccountAlgorithms...),
 		Clock: testingclock.NewFakePassiveClock(now),
 	})
 	if err != nil {

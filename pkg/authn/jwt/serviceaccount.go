@@ -14,11 +14,6 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 )
 
-// DefaultServiceAccountAlgorithms are the algorithms kube-apiserver signs
-// service-account tokens with (pkg/serviceaccount/jwt.go and the external
-// signer's header check).
-var DefaultServiceAccountAlgorithms = []string{"RS256", "ES256", "ES384", "ES512"}
-
 // Time claim errors, worded as kube-apiserver words them.
 var (
 	ErrExpired        = errors.New("service account token has expired")
@@ -39,7 +34,7 @@ type ServiceAccountOptions struct {
 	Audiences []string
 	// Keys verifies signatures; usually the issuer's *keyset.KeySet.
 	Keys Keys
-	// Algorithms is the allow-list; default DefaultServiceAccountAlgorithms.
+	// Algorithms is the allow-list; default jws.DefaultServiceAccountAlgorithms.
 	// The key set's own allow-list applies too.
 	Algorithms []string
 	// AllowMissingExpiry accepts bound-style tokens without exp. Off by
@@ -79,7 +74,7 @@ func NewServiceAccountVerifier(opts ServiceAccountOptions) (*ServiceAccountVerif
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
-		algs = DefaultServiceAccountAlgorithms
+		algs = jws.DefaultServiceAccountAlgorithms
 	}
 	v.algs = slices.Clone(algs)
 	return v, nil

@@ -145,7 +145,7 @@ func TestServiceAccountAudiences(t *testing.T) {
 
 func runSACases(t *testing.T, cases []saCase) {
 	t.Helper()
-	ks := staticKeySet(t, DefaultServiceAccountAlgorithms...)
+	ks := staticKeySet(t, jws.DefaultServiceAccountAlgorithms...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := NewServiceAccountVerifier(ServiceAccountOptions{
