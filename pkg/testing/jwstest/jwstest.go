@@ -1,5 +1,3 @@
-// Package jwstest signs tokens for tests: any payload bytes, any headers,
-// so tests can build the tokens no honest issuer would.
 package jwstest
 
 import (
