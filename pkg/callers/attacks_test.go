@@ -126,27 +126,8 @@ func newAdvEnv(t testing.TB, mutate func(*v1alpha1.Configuration)) *advEnv {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	v1alpha1.SetDefaults(cfg)
-	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
-		t.Fatalf("invalid test config: %v", errs.ToAggregate())
-	}
-	reg := prometheus.NewRegistry()
-	chain, err := authn.New(context.Background(), cfg, authn.NewChainMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {}) // the chain's background loops are not started
-	t0, tokens := cfg.Callers.Tokens, chain.CallerTokens()
-	gate, err := callers.NewGate(callers.GateOptions{
-		ClientCA:      func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{}, false },
-		Tokens:        &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: t0.Audiences, Issuers: t0.Issuers},
-		Authorization: cfg.Callers.Authorization, Router: chain, Metrics: callers.NewMetrics(reg),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := tokenreview.NewHandler(chain, gate, cfg.Server.MaxRequestBodyBytes, "", tokenreview.NewMetrics(reg))
-	return &advEnv{chain: chain, gate: gate, handler: gate.Reviews(h), upstream: up}
+	st := newReviewStack(t, cfg, nil)
+	return &advEnv{chain: st.chain, gate: st.gate, handler: st.reviews, upstream: up}
 }
 
 // review sends a v1 TokenReview of token for auds, as a caller whose own

@@ -1,7 +1,6 @@
 package callers_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -14,15 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
-	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
-	"github.com/tokenfed/tokenfed/pkg/tokenreview"
 )
 
 // The gate in front of the review endpoint and a privileged one, behind a
@@ -42,7 +38,7 @@ type httpEnv struct {
 
 func newHTTPEnv(t *testing.T) *httpEnv {
 	t.Helper()
-	e := &httpEnv{hub: newIssuer(t, "hub"), edge: newIssuer(t, "edge"), ca: newCA(t, "callers-ca"), other: newCA(t, "other-ca")}
+	e := &httpEnv{hub: staticissuer.NewT(t, "hub"), edge: staticissuer.NewT(t, "edge"), ca: newCA(t, "callers-ca"), other: newCA(t, "other-ca")}
 	cfg := &v1alpha1.Configuration{
 		Server:  v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key", ClientCAFile: "ca.crt"},
 		Issuers: []v1alpha1.Issuer{e.hub.Config(), e.edge.Config()},
@@ -55,29 +51,12 @@ func newHTTPEnv(t *testing.T) *httpEnv {
 			}},
 		},
 	}
-	v1alpha1.SetDefaults(cfg)
-	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
-		t.Fatalf("invalid test config: %v", errs.ToAggregate())
-	}
-	reg := prometheus.NewRegistry()
-	chain, err := authn.New(context.Background(), cfg, authn.NewChainMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
 	roots := x509.NewCertPool()
 	roots.AddCert(e.ca.Cert)
-	tokens := chain.CallerTokens()
-	gate, err := callers.NewGate(callers.GateOptions{
-		ClientCA:      func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{Roots: roots}, true },
-		Tokens:        &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: cfg.Callers.Tokens.Audiences, Issuers: cfg.Callers.Tokens.Issuers},
-		Authorization: cfg.Callers.Authorization, Router: chain, Metrics: callers.NewMetrics(reg),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newReviewStack(t, cfg, roots)
 	mux := http.NewServeMux()
-	mux.Handle("/authenticate", gate.Reviews(tokenreview.NewHandler(chain, gate, cfg.Server.MaxRequestBodyBytes, "", tokenreview.NewMetrics(reg))))
-	mux.Handle("/metrics", gate.Endpoint("/metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/authenticate", st.reviews)
+	mux.Handle("/metrics", st.gate.Endpoint("/metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "metrics for the granted\n")
 	})))
 	e.srv = httptest.NewUnstartedServer(mux)
@@ -85,15 +64,6 @@ func newHTTPEnv(t *testing.T) *httpEnv {
 	e.srv.StartTLS()
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-func newIssuer(t *testing.T, name string) *staticissuer.Issuer {
-	t.Helper()
-	is, err := staticissuer.New(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return is
 }
 
 func newCA(t *testing.T, name string) *devcerts.CA {
