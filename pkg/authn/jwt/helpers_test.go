@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -65,10 +64,7 @@ func signClaims(t testing.TB, claims map[string]any) string {
 	return out
 }
 
-func rawToken(header, payload, sig string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + enc([]byte(sig))
-}
+func rawToken(header, payload, sig string) string { return jwstest.Raw(header, payload, sig) }
 
 // spyServer counts requests; tokens may name it, tokenfed must never call it.
 type spyServer struct {

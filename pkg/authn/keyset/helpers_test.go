@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -60,10 +59,7 @@ func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, payloa
 
 // rawToken assembles header.payload.signature from plain strings, for tokens
 // no honest signer would produce.
-func rawToken(header, payload, sig string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + enc([]byte(sig))
-}
+func rawToken(header, payload, sig string) string { return jwstest.Raw(header, payload, sig) }
 
 // jwksServer is an httptest TLS server whose response can be changed and
 // whose requests are counted.
