@@ -257,6 +257,7 @@ var rejectionMessage = regexp.MustCompile(`^(request body is larger than the lim
 	`spec\.token is empty|` +
 	`spec\.audiences has \d+ entries, more than 32|` +
 	`spec\.audiences\[\d+\] is longer than 1024 bytes|` +
+	`spec\.audiences\[\d+\] is not UTF-8|` +
 	`apiVersion "authentication\.k8s\.io/v1(beta1)?" does not match the URL's authentication\.k8s\.io/v1(beta1)?))$`)
 
 func checkRejected(t *testing.T, ans answer) {
