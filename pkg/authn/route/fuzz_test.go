@@ -1,26 +1,22 @@
 package route_test
 
-// Fuzz targets for token peek and routing. They use the exported API only
-// (Canonical, Peek, CheckEncoding, CheckOpaque, Router), so this one file
-// moves with compact-JWS parsing wherever it goes. `make fuzz` runs them
-// for a set time each; `go test` runs their seeds and every crasher kept in
-// testdata/fuzz/ as regular tests.
+// Fuzz targets for routing: a token's one spelling (Canonical), the issuer
+// its parsed header routes to (Router), and whether a token that is no JWS
+// may be treated as opaque (CheckOpaque). Parsing itself is fuzzed by
+// FuzzParse in pkg/authn/jws. They use the exported API only. `make fuzz`
+// runs them for a set time each; `go test` runs their seeds and every
+// crasher kept in testdata/fuzz/ as regular tests.
 //
 // Invariants, checked on every input:
 //   - nothing panics;
 //   - Canonical is idempotent and only trims: its answer is the input
 //     without surrounding whitespace;
-//   - Peek never accepts a token that CheckEncoding refuses, and a token it
-//     accepts is its own canonical spelling: every segment re-encodes to
-//     itself, and Canonical leaves it alone;
-//   - the header Peek reports is what an independent JSON decode of the
-//     header and payload reads;
-//   - the Router picks, for an accepted token, only an issuer that claims
-//     its iss, and one Candidates names too;
-//   - a token Peek calls not a JWT and CheckOpaque lets through holds no
-//     JWT header or payload: no '.'-separated segment, as it is or
+//   - the Router picks, for a token jws.Parse accepts, only an issuer that
+//     claims its iss, and one Candidates names too;
+//   - a token jws.Parse calls not a JWT and CheckOpaque lets through holds
+//     no JWT header or payload: no '.'-separated segment, as it is or
 //     base64-decoded (either alphabet, padded or not), is a JSON object
-//     with members or a token Peek accepts;
+//     with members or a token jws.Parse accepts;
 //   - no error quotes the token or one of its segments.
 
 import (
@@ -33,13 +29,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
 var b64 = base64.RawURLEncoding.EncodeToString
 
-// jws joins a header and a payload, base64url-encoded, with sig verbatim.
-func jws(header, payload, sig string) string {
+// compact joins a header and a payload, base64url-encoded, with sig
+// verbatim.
+func compact(header, payload, sig string) string {
 	return b64([]byte(header)) + "." + b64([]byte(payload)) + "." + sig
 }
 
@@ -49,40 +47,40 @@ const (
 	fuzzSig     = "-__-AQ"
 )
 
-// tokenSeeds are the shapes of the attack tables (peek_test.go,
-// canonical_test.go, test/security/attacks_test.go): valid tokens of every
-// routing case, every refused spelling, and JWTs mangled into something
-// that looks opaque.
+// tokenSeeds are the shapes of the attack tables (canonical_test.go,
+// pkg/authn/jws's parse_test.go, test/security/attacks_test.go): valid
+// tokens of every routing case, refused spellings, and JWTs mangled into
+// something that looks opaque.
 func tokenSeeds() []string {
-	valid := jws(fuzzHeader, fuzzPayload, fuzzSig)
+	valid := compact(fuzzHeader, fuzzPayload, fuzzSig)
 	segs := strings.Split(valid, ".")
 	std := base64.StdEncoding.EncodeToString
 	seeds := []string{
 		valid,
-		jws(`{"alg":"ES256","crit":["x"],"jku":"https://j","x5u":"https://u"}`, `{}`, fuzzSig),
-		jws(" "+fuzzHeader, "\n  "+fuzzPayload, fuzzSig),
-		jws(fuzzHeader, `{"iss":"https://a","x":{"k":1,"K":2}}`, fuzzSig),
+		compact(`{"alg":"ES256","crit":["x"],"jku":"https://j","x5u":"https://u"}`, `{}`, fuzzSig),
+		compact(" "+fuzzHeader, "\n  "+fuzzPayload, fuzzSig),
+		compact(fuzzHeader, `{"iss":"https://a","x":{"k":1,"K":2}}`, fuzzSig),
 		// Routing: an iss shared by two issuers and told apart by kid,
 		// the legacy iss, and Google's scheme-less one.
-		jws(`{"alg":"RS256","kid":"shared-a"}`, `{"iss":"https://shared.example"}`, fuzzSig),
-		jws(`{"alg":"ES256","kid":"shared-b"}`, `{"iss":"https://shared.example","sub":"x"}`, fuzzSig),
-		jws(`{"alg":"RS256","kid":"both"}`, `{"iss":"https://shared.example"}`, fuzzSig),
-		jws(`{"alg":"RS256"}`, `{"iss":"https://shared.example"}`, fuzzSig),
-		jws(`{"alg":"RS256","kid":"legacy"}`, `{"iss":"kubernetes/serviceaccount"}`, fuzzSig),
-		jws(`{"alg":"RS256"}`, `{"iss":"accounts.google.com"}`, fuzzSig),
+		compact(`{"alg":"RS256","kid":"shared-a"}`, `{"iss":"https://shared.example"}`, fuzzSig),
+		compact(`{"alg":"ES256","kid":"shared-b"}`, `{"iss":"https://shared.example","sub":"x"}`, fuzzSig),
+		compact(`{"alg":"RS256","kid":"both"}`, `{"iss":"https://shared.example"}`, fuzzSig),
+		compact(`{"alg":"RS256"}`, `{"iss":"https://shared.example"}`, fuzzSig),
+		compact(`{"alg":"RS256","kid":"legacy"}`, `{"iss":"kubernetes/serviceaccount"}`, fuzzSig),
+		compact(`{"alg":"RS256"}`, `{"iss":"accounts.google.com"}`, fuzzSig),
 		// Refused spellings.
 		"", " \n\t", "Bearer " + valid, "bearer\t" + valid, valid + "\n", "\u00a0" + valid + "\u2028",
 		valid[:10] + "\n" + valid[10:], "\ufeff" + valid, valid + "\x7f", "bearerabc",
 		valid + ".x", segs[0] + ".a.b.c.d", segs[0] + "." + segs[1] + "." + fuzzSig + "==",
 		segs[0] + "." + base64.URLEncoding.EncodeToString([]byte(fuzzPayload)) + "." + fuzzSig,
-		segs[0] + "." + segs[1] + ".AB", segs[0] + ".." + fuzzSig, jws(`{"alg":"none"}`, fuzzPayload, ""),
-		jws(`{"kid":"k1"}`, fuzzPayload, fuzzSig), jws(`{"alg":1}`, fuzzPayload, fuzzSig),
-		jws(`{"alg":"RS256","kid":"a","kid":"b"}`, fuzzPayload, fuzzSig),
-		jws(fuzzHeader, `{"iss":"https://a","\u0069ss":"https://b"}`, fuzzSig),
-		jws(fuzzHeader, `{"aud":"app-x","iss":"https://a","AUD":"tokenfed"}`, fuzzSig),
-		jws(fuzzHeader, `{"iss":"https://a","sub":"x","\u017fub":"y"}`, fuzzSig),
-		jws(`{"alg":"RS256","kid":"a","\u212aid":"b"}`, fuzzPayload, fuzzSig),
-		jws(fuzzHeader, `{"iss":["https://a"]}`, fuzzSig), jws(fuzzHeader, fuzzPayload+`{}`, fuzzSig),
+		segs[0] + "." + segs[1] + ".AB", segs[0] + ".." + fuzzSig, compact(`{"alg":"none"}`, fuzzPayload, ""),
+		compact(`{"kid":"k1"}`, fuzzPayload, fuzzSig), compact(`{"alg":1}`, fuzzPayload, fuzzSig),
+		compact(`{"alg":"RS256","kid":"a","kid":"b"}`, fuzzPayload, fuzzSig),
+		compact(fuzzHeader, `{"iss":"https://a","\u0069ss":"https://b"}`, fuzzSig),
+		compact(fuzzHeader, `{"aud":"app-x","iss":"https://a","AUD":"tokenfed"}`, fuzzSig),
+		compact(fuzzHeader, `{"iss":"https://a","sub":"x","\u017fub":"y"}`, fuzzSig),
+		compact(`{"alg":"RS256","kid":"a","\u212aid":"b"}`, fuzzPayload, fuzzSig),
+		compact(fuzzHeader, `{"iss":["https://a"]}`, fuzzSig), compact(fuzzHeader, fuzzPayload+`{}`, fuzzSig),
 		b64([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM"}`)) + ".AAAA.BBBB.CCCC.DDDD",
 		"garbage", "a.b.c", "eyJ.eyJ.eyJ", "e...", "e\x00\x01.\u202e.\xff",
 		// Opaque tokens, and JWTs mangled to look like one.
@@ -101,29 +99,22 @@ func tokenSeeds() []string {
 	return seeds
 }
 
-func FuzzPeek(f *testing.F) {
+func FuzzRoute(f *testing.F) {
 	for _, s := range tokenSeeds() {
 		f.Add(s)
 	}
 	router := fuzzRouter(f)
 	f.Fuzz(func(t *testing.T, token string) {
 		checkCanonical(t, token)
-		h, err := route.Peek(token)
-		checkQuotesNothing(t, "Peek", err, token)
-		encErr := route.CheckEncoding(token)
-		checkQuotesNothing(t, "CheckEncoding", encErr, token)
+		c, err := route.Canonical(token)
 		if err != nil {
-			if !errors.Is(err, route.ErrNotJWT) && !errors.Is(err, route.ErrEncrypted) && !errors.Is(err, route.ErrMalformed) {
-				t.Fatalf("Peek: got error %v, want ErrNotJWT, ErrEncrypted or ErrMalformed", err)
-			}
 			return
 		}
-		if encErr != nil {
-			t.Fatalf("Peek accepted a token CheckEncoding refuses: %v", encErr)
+		tok, err := jws.Parse(c)
+		if err != nil {
+			return
 		}
-		checkOneSpelling(t, token)
-		checkHeader(t, token, h)
-		checkRoute(t, router, h, token)
+		checkRoute(t, router, tok.Header, c)
 	})
 }
 
@@ -136,13 +127,13 @@ func FuzzCheckOpaque(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := route.Peek(c); !errors.Is(err, route.ErrNotJWT) {
+		if _, err := jws.Parse(c); !errors.Is(err, jws.ErrNotJWT) {
 			return
 		}
 		err = route.CheckOpaque(c)
 		checkQuotesNothing(t, "CheckOpaque", err, c)
 		if err != nil {
-			if !errors.Is(err, route.ErrMalformed) {
+			if !errors.Is(err, jws.ErrMalformed) {
 				t.Fatalf("CheckOpaque: got error %v, want one wrapping ErrMalformed", err)
 			}
 			return
@@ -158,7 +149,7 @@ func checkCanonical(t *testing.T, token string) {
 	c, err := route.Canonical(token)
 	checkQuotesNothing(t, "Canonical", err, token)
 	if err != nil {
-		if c != "" || (!errors.Is(err, route.ErrEmpty) && !errors.Is(err, route.ErrMalformed)) {
+		if c != "" || (!errors.Is(err, route.ErrEmpty) && !errors.Is(err, jws.ErrMalformed)) {
 			t.Fatalf("Canonical: got %d bytes and error %v, want nothing and ErrEmpty or ErrMalformed", len(c), err)
 		}
 		return
@@ -171,67 +162,6 @@ func checkCanonical(t *testing.T, token string) {
 	}
 }
 
-// checkOneSpelling: a token Peek accepts is three segments of canonical
-// unpadded base64url, so no other spelling of it is accepted.
-func checkOneSpelling(t *testing.T, token string) {
-	t.Helper()
-	if c, err := route.Canonical(token); c != token || err != nil {
-		t.Fatalf("Peek accepted a token Canonical changes: %v", err)
-	}
-	segs := strings.Split(token, ".")
-	if len(segs) != 3 {
-		t.Fatalf("Peek accepted %d segments, want 3", len(segs))
-	}
-	for i, s := range segs {
-		raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
-		if err != nil || b64(raw) != s {
-			t.Fatalf("Peek accepted segment %d, which does not re-encode to itself (%v)", i+1, err)
-		}
-	}
-}
-
-// checkHeader decodes the header and payload with encoding/json into maps,
-// which keep every member name as spelt, and wants what Peek reported.
-func checkHeader(t *testing.T, token string, h route.Header) {
-	t.Helper()
-	segs := strings.Split(token, ".")
-	header, payload := decodeObject(t, segs[0]), decodeObject(t, segs[1])
-	for name, got := range map[string]string{"alg": h.Alg, "kid": h.Kid, "typ": h.Typ, "jku": h.JKU, "x5u": h.X5U} {
-		if want, _ := header[name].(string); got != want {
-			t.Fatalf("Peek read header %s %q, encoding/json reads %q", name, got, want)
-		}
-	}
-	if h.Alg == "" {
-		t.Fatal("Peek accepted a header without alg")
-	}
-	var crit []string
-	if list, ok := header["crit"].([]any); ok {
-		for _, c := range list {
-			name, _ := c.(string) // null reads as ""
-			crit = append(crit, name)
-		}
-	}
-	if !slices.Equal(h.Crit, crit) {
-		t.Fatalf("Peek read crit %q, encoding/json reads %q", h.Crit, crit)
-	}
-	if want, _ := payload["iss"].(string); h.Issuer != want {
-		t.Fatalf("Peek read iss %q, encoding/json reads %q", h.Issuer, want)
-	}
-}
-
-func decodeObject(t *testing.T, seg string) map[string]any {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		t.Fatalf("Peek accepted a segment that does not decode: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		t.Fatalf("Peek accepted a segment that is not a JSON object: %v", err)
-	}
-	return m
-}
-
 // checkHoldsNoJWT: an opaque token may go to the opaque upstream, so no
 // segment of it may be, or decode to, a JWT's header or payload.
 func checkHoldsNoJWT(t *testing.T, token string) {
@@ -241,7 +171,7 @@ func checkHoldsNoJWT(t *testing.T, token string) {
 			if isObjectWithMembers(text) {
 				t.Fatalf("CheckOpaque let through a token whose segment %d decodes to a JSON object", i+1)
 			}
-			if _, err := route.Peek(strings.TrimSpace(string(text))); err == nil {
+			if _, err := jws.Parse(strings.TrimSpace(string(text))); err == nil {
 				t.Fatalf("CheckOpaque let through a token whose segment %d decodes to a JWT", i+1)
 			}
 		}
@@ -325,7 +255,7 @@ func fuzzRouter(f *testing.F) *route.Router {
 
 // checkRoute: an issuer is picked only if it claims the token's iss (or
 // Google's iss for the scheme-less one), and Candidates names it.
-func checkRoute(t *testing.T, r *route.Router, h route.Header, token string) {
+func checkRoute(t *testing.T, r *route.Router, h jws.Header, token string) {
 	t.Helper()
 	name, err := r.Route(context.Background(), h)
 	checkQuotesNothing(t, "Route", err, token)
@@ -356,22 +286,22 @@ func TestFuzzSeedsReachEveryCheck(t *testing.T) {
 	}
 	reached := map[string]bool{}
 	for _, s := range tokenSeeds() {
-		h, err := route.Peek(s)
+		tok, err := jws.Parse(s)
 		switch {
 		case err == nil:
-			name, err := r.Route(context.Background(), h)
+			name, err := r.Route(context.Background(), tok.Header)
 			reached["routed to "+name] = reached["routed to "+name] || err == nil
-		case errors.Is(err, route.ErrNotJWT):
+		case errors.Is(err, jws.ErrNotJWT):
 			reached["not a JWT"] = true
 			if c, err := route.Canonical(s); err == nil {
 				reached["opaque let through"] = reached["opaque let through"] || route.CheckOpaque(c) == nil
 				reached["opaque refused"] = reached["opaque refused"] || route.CheckOpaque(c) != nil
 			}
 		default:
-			reached["refused by Peek"] = true
+			reached["refused by Parse"] = true
 		}
 	}
-	want := []string{"not a JWT", "refused by Peek", "opaque let through", "opaque refused"}
+	want := []string{"not a JWT", "refused by Parse", "opaque let through", "opaque refused"}
 	for _, c := range fuzzCandidates {
 		want = append(want, "routed to "+c.Name)
 	}
