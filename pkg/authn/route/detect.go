@@ -252,8 +252,11 @@ func runsOf[T ~string | ~[]byte](s T, cls uint8, minLen int) []T {
 const maxNameLen = 256
 
 // hasObjectStart finds, anywhere in b, how every JOSE header and claims set
-// begins: '{', JSON whitespace, a quoted member name of printable ASCII,
-// JSON whitespace, ':'. Random bytes match about once in 10^10 positions.
+// begins: '{', JSON whitespace, a quoted member name, JSON whitespace, ':'.
+// The name may hold any byte JSON allows unescaped, not only ASCII: a
+// claims set may start with a claim named in any script, and encoding/json
+// (Peek, go-oidc) reads invalid UTF-8 too. Random bytes match about once in
+// 10^9 positions.
 func hasObjectStart(b []byte) bool {
 	for i := bytes.IndexByte(b, '{'); i >= 0; {
 		if memberAfterBrace(b[i+1:]) {
@@ -280,7 +283,7 @@ func memberAfterBrace(b []byte) bool {
 			return len(rest) > 0 && rest[0] == ':'
 		case c == '\\':
 			i++
-		case c < ' ' || c > '~':
+		case c < ' ':
 			return false
 		}
 	}
