@@ -24,6 +24,7 @@ TARGETS=(
   "./pkg/tokenreview FuzzReviewJSON"
   "./pkg/tokenreview FuzzReviewProtobuf"
   "./pkg/authn/jws FuzzParse"
+  "./pkg/authn/jwt FuzzClaimsDecoder"
   "./pkg/authn/route FuzzRoute"
   "./pkg/authn/route FuzzCheckOpaque"
   "./pkg/authn/keyset FuzzParseJWKS"
