@@ -27,7 +27,7 @@ IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 # Tests start real kube-apiservers; the first build of them takes minutes.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build version image certs controlplane run edge test test-unit test-e2e bench lint clean
+.PHONY: all build version image certs controlplane run edge test test-unit test-e2e bench fuzz lint clean
 
 all: build
 
@@ -88,6 +88,13 @@ test-e2e: build controlplane ## only the end-to-end tests against real kube-apis
 
 bench: build controlplane ## side-by-side benchmarks; writes test/bench/RESULTS.md
 	$(GO) run ./test/bench
+
+# The targets are listed in hack/fuzz.sh, which runs them one after the
+# other (go test -fuzz takes one at a time) and prints each one's execs/s
+# and corpus size; docs/reliability.md, "Fuzzing", says what each checks.
+FUZZTIME ?= 60s
+fuzz: ## every fuzz target for FUZZTIME each: make fuzz FUZZTIME=10s
+	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './hack/controlplane/*' -not -path './bin/*') 2>&1); \

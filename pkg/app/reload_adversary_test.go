@@ -13,12 +13,7 @@ import (
 )
 
 func newStaticIssuer(t *testing.T, name string) *staticissuer.Issuer {
-	t.Helper()
-	is, err := staticissuer.New(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return is
+	return staticissuer.NewT(t, name)
 }
 
 func mint(t *testing.T, is *staticissuer.Issuer) string {

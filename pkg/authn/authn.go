@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
 	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
@@ -38,6 +39,9 @@ type Chain struct {
 	issuers     map[string]*issuer
 	// namespaces checks every answer's identity against every issuer's.
 	namespaces *mapping.Namespaces
+	// interner shares identities among the cached answers of one identity's
+	// many tokens.
+	interner *mapping.Interner
 	// opaque receives tokens that are not JWTs; nil rejects them.
 	opaque  *issuer
 	metrics *Metrics
@@ -113,6 +117,7 @@ func build(ctx context.Context, cfg *v1alpha1.Configuration, m *ChainMetrics, pr
 	c.router, c.opaque = router, c.issuers[cfg.OpaqueTokenUpstream]
 	opts := cache.Options{SuccessTTL: cfg.Cache.SuccessTTL.Duration, FailureTTL: cfg.Cache.FailureTTL.Duration}
 	opts.MaxEntries, opts.Metrics = int(cfg.Cache.MaxEntries), m.reviews
+	c.interner = mapping.NewInterner(int(cfg.Cache.MaxEntries))
 	c.cache = cache.New(c.authenticate, opts)
 	opts.MaxEntries, opts.Metrics = callerCacheEntries(cfg.Cache.MaxEntries), m.callers
 	c.callerCache = cache.New(c.authenticateCaller, opts)
@@ -150,7 +155,7 @@ func canonical(token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return route.CanonicalSignature(token), nil
+	return jws.CanonicalSignature(token), nil
 }
 
 // authenticate runs on a cache miss: route, then the one issuer decides.
@@ -173,13 +178,14 @@ func (c *Chain) review(ctx context.Context, token string, fallBack bool) cache.R
 		c.metrics.outcome("", "loop")
 		return cache.Result{Err: errLoop, NoCache: true}
 	}
-	is, opaque, err := c.route(ctx, token)
+	tok, is, err := c.route(ctx, token)
 	if err != nil {
 		// Rejected without cryptography: caching it would only let garbage
 		// evict real entries.
 		c.metrics.outcome("", "rejected")
 		return cache.Result{Err: err, NoCache: true}
 	}
+	opaque := tok == nil
 	if opaque && !fallBack {
 		c.metrics.outcome("", "rejected")
 		return cache.Result{Err: errOpaqueCaller, NoCache: true}
@@ -190,7 +196,7 @@ func (c *Chain) review(ctx context.Context, token string, fallBack bool) cache.R
 		// Nothing to verify locally: the named upstream is the authority.
 		r = is.viaUpstream(ctx, token, time.Time{})
 	} else {
-		r = is.authenticate(ctx, token, fallBack)
+		r = is.authenticate(ctx, tok, fallBack)
 	}
 	r = c.checkAnswer(ctx, is, r, token)
 	c.metrics.verified(is.name, time.Since(start))
@@ -212,7 +218,7 @@ func (c *Chain) checkAnswer(ctx context.Context, is *issuer, r cache.Result, tok
 		klog.FromContext(ctx).V(logLevelRejection).Info("answer refused", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}
 	}
-	r.Response = resp
+	r.Response = c.interner.Response(resp)
 	return r
 }
 
@@ -227,9 +233,9 @@ func (c *Chain) IssuersOf(token string) []string {
 	if err != nil {
 		return nil
 	}
-	h, err := route.Peek(token)
+	t, err := jws.Parse(token)
 	switch {
-	case errors.Is(err, route.ErrNotJWT):
+	case errors.Is(err, jws.ErrNotJWT):
 		if c.opaque == nil || route.CheckOpaque(token) != nil {
 			return nil
 		}
@@ -237,7 +243,7 @@ func (c *Chain) IssuersOf(token string) []string {
 	case err != nil:
 		return nil
 	}
-	return c.router.Candidates(h)
+	return c.router.Candidates(t.Header)
 }
 
 // Cached returns the authenticated answer the cache holds for token and
@@ -254,27 +260,29 @@ func (c *Chain) Cached(token string, audiences []string) (*authenticator.Respons
 	return c.cache.LookupAuthenticated(audiences, token)
 }
 
-// route picks the one issuer that may see token, or none. opaque says
-// the token is not a JWT and goes to the configured opaque upstream.
-func (c *Chain) route(ctx context.Context, token string) (is *issuer, opaque bool, err error) {
-	h, err := route.Peek(token)
-	if errors.Is(err, route.ErrNotJWT) {
+// route parses token, the one parse that routing, verification and claims
+// decoding share, and picks the one issuer that may see it, or none. A nil
+// parse with an issuer says the token is not a JWT and goes to the
+// configured opaque upstream.
+func (c *Chain) route(ctx context.Context, token string) (*jws.Token, *issuer, error) {
+	t, err := jws.Parse(token)
+	if errors.Is(err, jws.ErrNotJWT) {
 		if err := route.CheckOpaque(token); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		if c.opaque == nil {
-			return nil, false, errOpaque
+			return nil, nil, errOpaque
 		}
-		return c.opaque, true, nil
+		return nil, c.opaque, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	name, err := c.router.Route(ctx, h)
+	name, err := c.router.Route(ctx, t.Header)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	return c.issuers[name], false, nil
+	return t, c.issuers[name], nil
 }
 
 func outcomeOf(r cache.Result) string {

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 )
 
 // CallerTokens is the chain as it reviews callers' own bearer tokens.
@@ -55,7 +55,7 @@ func (t CallerTokens) IssuersOf(token string) []string {
 	if err != nil {
 		return nil
 	}
-	if _, err := route.Peek(canon); errors.Is(err, route.ErrNotJWT) {
+	if _, err := jws.Parse(canon); errors.Is(err, jws.ErrNotJWT) {
 		return nil
 	}
 	return t.c.IssuersOf(token)

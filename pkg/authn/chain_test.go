@@ -383,9 +383,15 @@ func TestChainMapsUpstreamUsers(t *testing.T) {
 			if !ok {
 				return
 			}
-			if diff := cmp.Diff(tc.want, resp.User, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tc.want, asDefaultInfo(resp.User), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("user (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// asDefaultInfo is u as a *user.DefaultInfo, whatever its type: cached
+// answers carry interned users (mapping.User).
+func asDefaultInfo(u user.Info) *user.DefaultInfo {
+	return &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), Extra: u.GetExtra()}
 }

@@ -2,14 +2,8 @@ package authn
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
-	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,11 +11,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
@@ -29,48 +21,22 @@ const (
 	issuerURL = "https://issuer.test"
 	// knownKid names the key in the issuer's static JWKS.
 	knownKid = "k1"
-	// upstreamCredential is tokenfed's own credential for the cluster.
-	upstreamCredential = "tokenfed-credential"
 )
 
-var (
-	keysOnce           sync.Once
-	trustedKey, strayK *rsa.PrivateKey
-)
-
-// testKeys are shared: RSA key generation is slow under -race. stray is a
-// key nobody trusts.
+// testKeys are jwstest's shared keys. stray is a key nobody trusts.
 func testKeys() (trusted, stray *rsa.PrivateKey) {
-	keysOnce.Do(func() {
-		var err error
-		if trustedKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if strayK, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-	})
-	return trustedKey, strayK
+	return jwstest.RSAKey(0), jwstest.RSAKey(1)
 }
 
 // trustedJWKS is the issuer's inline key set: the trusted key as knownKid.
-func trustedJWKS(t testing.TB) string {
-	t.Helper()
+func trustedJWKS(testing.TB) string {
 	k, _ := testKeys()
-	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: knownKid, Use: "sig", Algorithm: "RS256"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(doc)
+	return jwstest.JWKS(jwstest.PublicJWK(k, knownKid, jose.RS256))
 }
 
 func sign(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jwstest.Sign(key, jose.RS256, kid, string(payload), map[string]any{"typ": "JWT"})
+	out, err := jwstest.SignClaims(key, jose.RS256, kid, claims)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,64 +100,23 @@ func legacyClaims() map[string]any {
 // answerFunc answers one decoded review on the wire.
 type answerFunc func(w http.ResponseWriter, review *authenticationv1.TokenReview)
 
-// fakeUpstream is an issuing cluster's TokenReview endpoint.
+// fakeUpstream is an issuing cluster's TokenReview endpoint, under the
+// names these tests use.
 type fakeUpstream struct {
-	*httptest.Server
-	hits atomic.Int64
-
-	mu      sync.Mutex
-	answer  answerFunc
-	reviews []authenticationv1.TokenReviewSpec
+	*fakeapiserver.Server
+	hits *atomic.Int64
 }
 
 func newFakeUpstream(t testing.TB, answer answerFunc) *fakeUpstream {
 	t.Helper()
-	f := &fakeUpstream{answer: answer}
-	f.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.hits.Add(1)
-		if r.Method != http.MethodPost || r.URL.Path != "/apis/authentication.k8s.io/v1/tokenreviews" ||
-			r.Header.Get("Authorization") != "Bearer "+upstreamCredential {
-			http.Error(w, "unexpected request", http.StatusNotFound)
-			return
-		}
-		var review authenticationv1.TokenReview
-		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		f.mu.Lock()
-		f.reviews = append(f.reviews, review.Spec)
-		answer := f.answer
-		f.mu.Unlock()
-		answer(w, &review)
-	}))
-	t.Cleanup(f.Close)
-	return f
+	srv := fakeapiserver.Start(t, func(w http.ResponseWriter, _ *http.Request, review *authenticationv1.TokenReview) { answer(w, review) })
+	return &fakeUpstream{Server: srv, hits: &srv.Hits}
 }
 
-func (f *fakeUpstream) sent() []authenticationv1.TokenReviewSpec {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]authenticationv1.TokenReviewSpec(nil), f.reviews...)
-}
+func (f *fakeUpstream) sent() []authenticationv1.TokenReviewSpec { return f.Specs() }
 
 // kubeconfig writes a kubeconfig for f and returns its path.
-func (f *fakeUpstream) kubeconfig(t testing.TB) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["issuer"] = &clientcmdapi.Cluster{
-		Server:                   f.URL,
-		CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw}),
-	}
-	kc.AuthInfos["tokenfed"] = &clientcmdapi.AuthInfo{Token: upstreamCredential}
-	kc.Contexts["issuer"] = &clientcmdapi.Context{Cluster: "issuer", AuthInfo: "tokenfed"}
-	kc.CurrentContext = "issuer"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func (f *fakeUpstream) kubeconfig(t testing.TB) string { return f.Kubeconfig(t) }
 
 // answerUser answers like kube-apiserver for an authenticated token: the
 // target audiences are the request's (the token is valid for all of them).
@@ -218,12 +143,7 @@ var (
 )
 
 func writeReview(w http.ResponseWriter, st authenticationv1.TokenReviewStatus) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(authenticationv1.TokenReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
-		Status:   st,
-	})
+	fakeapiserver.Respond(w, authenticationv1.TokenReviewSpec{}, st)
 }
 
 // hubConfig is one ServiceAccount issuer "hub" with inline keys and, when

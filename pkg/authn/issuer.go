@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
@@ -27,13 +28,9 @@ import (
 // token itself.
 const logLevelRejection = 3
 
-// legacyIssuer is the iss of secret-based service-account tokens. Every
-// cluster uses it, so such tokens are routed by kid alone.
-const legacyIssuer = jwt.LegacyIssuer
-
 // verifier is what an issuer needs from package jwt.
 type verifier interface {
-	Verify(ctx context.Context, token string) (*jwt.Result, error)
+	VerifyToken(ctx context.Context, t *jws.Token) (*jwt.Result, error)
 }
 
 // issuer is one configured issuer: its keys, verifier and mapping.
@@ -154,8 +151,8 @@ func newIssuer(ctx context.Context, cfg *v1alpha1.Issuer, globalDenied []string,
 // document lists them.
 func issuerURLs(cfg *v1alpha1.Issuer) []string {
 	urls := []string{cfg.URL}
-	if cfg.Type == v1alpha1.IssuerTypeServiceAccount && cfg.URL != legacyIssuer {
-		urls = append(urls, legacyIssuer)
+	if cfg.Type == v1alpha1.IssuerTypeServiceAccount && cfg.URL != jws.LegacyIssuer {
+		urls = append(urls, jws.LegacyIssuer)
 	}
 	return urls
 }
@@ -244,8 +241,9 @@ func (r routeKeys) Refetch(ctx context.Context) { r.is.keys.RefetchForRoute(ctx)
 // authenticate verifies locally and involves the cluster as the policy
 // says. fallBack lets a token that cannot be verified locally go to the
 // cluster; a verified one is confirmed there as the policy says either way.
-func (is *issuer) authenticate(ctx context.Context, token string, fallBack bool) cache.Result {
-	res, err := is.verifier.Verify(ctx, token)
+func (is *issuer) authenticate(ctx context.Context, t *jws.Token, fallBack bool) cache.Result {
+	token := t.Raw
+	res, err := is.verifier.VerifyToken(ctx, t)
 	switch {
 	case err == nil && is.needsConfirmation(res):
 		return is.confirm(ctx, token, res)
@@ -253,7 +251,7 @@ func (is *issuer) authenticate(ctx context.Context, token string, fallBack bool)
 		return is.checkRevocation(ctx, token, res)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
-	case fallBack && is.canFallBack(err, token):
+	case fallBack && is.canFallBack(err, t.Header.Kid):
 		return is.viaUpstreamWatched(ctx, token)
 	default:
 		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))

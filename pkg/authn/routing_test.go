@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"cmp"
 	"context"
 	"crypto/rsa"
@@ -115,7 +117,7 @@ var routingCases = []struct {
 			_, stray := testKeys()
 			return sign(t, stray, knownKid, boundClaims(time.Now()))
 		},
-		wantErr: keyset.ErrSignature,
+		wantErr: jws.ErrSignature,
 	},
 	{
 		name: "an issuer nobody configured",
@@ -127,7 +129,7 @@ var routingCases = []struct {
 		},
 		wantErr: ErrUntrustedIssuer,
 	},
-	{name: "JWT-shaped garbage", token: func(testing.TB) string { return "eyJ.e30.sig" }, wantErr: route.ErrMalformed},
+	{name: "JWT-shaped garbage", token: func(testing.TB) string { return "eyJ.e30.sig" }, wantErr: jws.ErrMalformed},
 	{name: "opaque token without an opaque upstream", token: func(testing.TB) string { return "opaque" }, wantErr: errOpaque},
 }
 

@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"bytes"
 	"context"
 	"crypto"
@@ -24,7 +26,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
 )
@@ -385,8 +386,8 @@ func TestChainRefusesCaseFoldedClaims(t *testing.T) {
 	ctx := authenticator.WithAudiences(context.Background(), authenticator.Audiences{"kubernetes"})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok, err := c.AuthenticateToken(ctx, tc.token); ok || !errors.Is(err, route.ErrMalformed) {
-				t.Fatalf("got ok=%v err=%v, want %v", ok, err, route.ErrMalformed)
+			if _, ok, err := c.AuthenticateToken(ctx, tc.token); ok || !errors.Is(err, jws.ErrMalformed) {
+				t.Fatalf("got ok=%v err=%v, want %v", ok, err, jws.ErrMalformed)
 			}
 		})
 	}

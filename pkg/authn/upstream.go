@@ -15,7 +15,6 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
 	"github.com/tokenfed/tokenfed/pkg/authn/upstream"
 )
 
@@ -78,25 +77,17 @@ func (is *issuer) needsConfirmation(res *jwt.Result) bool {
 // sign with that key, so the token is another cluster's that uses the same
 // iss, and it goes to no cluster but its own. keyIDs overrule that: a kid
 // the operator assigned to the issuer is the issuer's, published or not.
-func (is *issuer) canFallBack(err error, token string) bool {
+func (is *issuer) canFallBack(err error, kid string) bool {
 	if is.upstream == nil || is.policy == v1alpha1.UpstreamNever {
 		return false
 	}
 	switch {
 	case errors.Is(err, keyset.ErrUnpublishedKey):
-		return is.assignedKid(token)
+		return kid != "" && is.keyIDs[kid]
 	case errors.Is(err, jwt.ErrLegacyNeedsUpstream), errors.Is(err, keyset.ErrUnknownKey), errors.Is(err, keyset.ErrNotReady):
 		return true
 	}
 	return false
-}
-
-// assignedKid reports whether the token's kid is one of keyIDs. The token
-// was peeked once to route it; peeking again on this rare path is cheaper
-// than carrying the header through every verification.
-func (is *issuer) assignedKid(token string) bool {
-	h, err := route.Peek(token)
-	return err == nil && h.Kid != "" && is.keyIDs[h.Kid]
 }
 
 // errConfirmedAnother: the cluster vouched for the token, but as a user its

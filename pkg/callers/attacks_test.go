@@ -17,9 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,70 +30,41 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
+	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
 	"github.com/tokenfed/tokenfed/pkg/tokenreview"
 )
 
 const (
-	advHubURL     = "https://hub.adversary.test"
-	advKid        = "hub-k1"
-	advCallerAud  = "tokenfed"
-	advUpstreamCr = "tokenfed-upstream-credential"
-	advAppUser    = "hub:system:serviceaccount:apps:app"
+	advHubURL    = "https://hub.adversary.test"
+	advKid       = "hub-k1"
+	advCallerAud = "tokenfed"
+	advAppUser   = "hub:system:serviceaccount:apps:app"
 )
 
-var (
-	advKeysOnce          sync.Once
-	advHubKey, advStrayK *rsa.PrivateKey
-)
+// advKeys are jwstest's shared keys: hub's, and one nobody trusts.
+func advKeys() (hub, stray *rsa.PrivateKey) { return jwstest.RSAKey(0), jwstest.RSAKey(1) }
 
-func advKeys() (hub, stray *rsa.PrivateKey) {
-	advKeysOnce.Do(func() {
-		var err error
-		if advHubKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if advStrayK, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-	})
-	return advHubKey, advStrayK
-}
-
-func advJWKS(t testing.TB) string {
-	t.Helper()
+func advJWKS(testing.TB) string {
 	k, _ := advKeys()
-	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: advKid, Use: "sig", Algorithm: "RS256"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(doc)
+	return jwstest.JWKS(jwstest.PublicJWK(k, advKid, jose.RS256))
 }
 
-// advToken signs a hub service-account token for ns/sa and audiences.
+// advToken signs a hub service-account token for ns/sa and audiences,
+// with key as kid: hub's own, or a forger's.
 func advToken(t testing.TB, key *rsa.PrivateKey, kid, ns, sa string, auds []string) string {
 	t.Helper()
-	now := time.Now()
-	claims := map[string]any{
-		"iss": advHubURL, "sub": "system:serviceaccount:" + ns + ":" + sa, "aud": auds,
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": fmt.Sprint("jti-", now.UnixNano()),
-		"kubernetes.io": map[string]any{
-			"namespace":      ns,
-			"serviceaccount": map[string]any{"name": sa, "uid": sa + "-uid"},
-		},
-	}
-	payload, err := json.Marshal(claims)
+	is, err := staticissuer.NewWithOptions(staticissuer.Options{Name: "hub", URL: advHubURL, KeyID: kid, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := jwstest.Sign(key, jose.RS256, kid, string(payload), map[string]any{"typ": "JWT"})
+	tok, err := is.Token(staticissuer.Claims{Namespace: ns, ServiceAccount: sa, Audiences: auds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,41 +85,12 @@ func withRandomSignature(t testing.TB, tok string) string {
 	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// advUpstream is hub's TokenReview endpoint; it counts every review it is
-// asked for and says no to all of them.
-type advUpstream struct {
-	*httptest.Server
-	hits atomic.Int64
-}
-
-func newAdvUpstream(t testing.TB) *advUpstream {
-	t.Helper()
-	u := &advUpstream{}
-	u.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(authenticationv1.TokenReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
-			Status:   authenticationv1.TokenReviewStatus{Error: "token not recognized"},
-		})
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *advUpstream) kubeconfig(t testing.TB) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: u.URL, CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: u.Certificate().Raw})}
-	kc.AuthInfos["tokenfed"] = &clientcmdapi.AuthInfo{Token: advUpstreamCr}
-	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "tokenfed"}
-	kc.CurrentContext = "hub"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+// newAdvUpstream is hub's TokenReview endpoint; it counts every review
+// it is asked for and says no to all of them.
+func newAdvUpstream(t testing.TB) *fakeapiserver.Server {
+	return fakeapiserver.Start(t, func(w http.ResponseWriter, _ *http.Request, _ *authenticationv1.TokenReview) {
+		fakeapiserver.Respond(w, authenticationv1.TokenReviewSpec{}, authenticationv1.TokenReviewStatus{Error: "token not recognized"})
+	})
 }
 
 // advEnv is tokenfed's review stack as pkg/app wires it, in process: the
@@ -160,7 +100,7 @@ type advEnv struct {
 	chain    *authn.Chain
 	gate     *callers.Gate
 	handler  http.Handler
-	upstream *advUpstream
+	upstream *fakeapiserver.Server
 }
 
 // newAdvEnv: one ServiceAccount issuer hub, static keys, an upstream with
@@ -174,7 +114,7 @@ func newAdvEnv(t testing.TB, mutate func(*v1alpha1.Configuration)) *advEnv {
 		Issuers: []v1alpha1.Issuer{{
 			Name: "hub", URL: advHubURL,
 			StaticKeys: &v1alpha1.StaticKeys{JWKS: advJWKS(t)},
-			Upstream:   &v1alpha1.Upstream{Kubeconfig: up.kubeconfig(t)},
+			Upstream:   &v1alpha1.Upstream{Kubeconfig: up.Kubeconfig(t)},
 		}},
 		Callers: v1alpha1.Callers{
 			Tokens: &v1alpha1.CallerTokens{Audiences: []string{advCallerAud}, Issuers: []string{"hub"}},
@@ -186,27 +126,8 @@ func newAdvEnv(t testing.TB, mutate func(*v1alpha1.Configuration)) *advEnv {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	v1alpha1.SetDefaults(cfg)
-	if errs := v1alpha1.Validate(cfg); len(errs) > 0 {
-		t.Fatalf("invalid test config: %v", errs.ToAggregate())
-	}
-	reg := prometheus.NewRegistry()
-	chain, err := authn.New(context.Background(), cfg, authn.NewChainMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {}) // the chain's background loops are not started
-	t0, tokens := cfg.Callers.Tokens, chain.CallerTokens()
-	gate, err := callers.NewGate(callers.GateOptions{
-		ClientCA:      func() (x509.VerifyOptions, bool) { return x509.VerifyOptions{}, false },
-		Tokens:        &callers.TokenOptions{Reviewer: tokens, Router: tokens, Audiences: t0.Audiences, Issuers: t0.Issuers},
-		Authorization: cfg.Callers.Authorization, Router: chain, Metrics: callers.NewMetrics(reg),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := tokenreview.NewHandler(chain, gate, cfg.Server.MaxRequestBodyBytes, "", tokenreview.NewMetrics(reg))
-	return &advEnv{chain: chain, gate: gate, handler: gate.Reviews(h), upstream: up}
+	st := newReviewStack(t, cfg, nil)
+	return &advEnv{chain: st.chain, gate: st.gate, handler: st.reviews, upstream: up}
 }
 
 // review sends a v1 TokenReview of token for auds, as a caller whose own
@@ -253,7 +174,7 @@ func TestForgedCallerTokenCausesNoUpstreamCall(t *testing.T) {
 			t.Fatalf("forged caller token %d: got %d, want 401", i, w.Code)
 		}
 	}
-	if hits := e.upstream.hits.Load(); hits != 0 {
+	if hits := e.upstream.Hits.Load(); hits != 0 {
 		t.Errorf("%d unauthenticated requests with forged caller tokens made %d upstream TokenReview calls to hub's cluster, want 0", n, hits)
 	}
 }
@@ -271,7 +192,7 @@ func TestOpaqueCallerTokenCausesNoUpstreamCall(t *testing.T) {
 			t.Fatalf("random bearer %d: got %d, want 401", i, w.Code)
 		}
 	}
-	if hits := e.upstream.hits.Load(); hits != 0 {
+	if hits := e.upstream.Hits.Load(); hits != 0 {
 		t.Errorf("%d unauthenticated requests with random opaque bearer strings made %d upstream TokenReview calls, want 0", n, hits)
 	}
 }

@@ -239,7 +239,7 @@ func tokenAuthenticator(o TokenOptions) authenticator.Token {
 
 // fromCallerIssuer accepts an answer only from the listed issuers.
 func (o TokenOptions) fromCallerIssuer(resp *authenticator.Response) (*authenticator.Response, bool, error) {
-	issuer := resp.User.GetExtra()[mapping.IssuerExtraKey]
+	issuer := mapping.ExtraValue(resp.User, mapping.IssuerExtraKey)
 	if len(issuer) != 1 || !slices.Contains(o.Issuers, issuer[0]) {
 		return nil, false, nil
 	}

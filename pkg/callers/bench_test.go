@@ -2,10 +2,8 @@ package callers
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/testing/devcerts"
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
+	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
 )
 
 // benchIssuers are two service-account issuers with inline keys: hub is
@@ -32,16 +31,13 @@ const (
 // benchChain is tokenfed's real chain over the two issuers.
 func benchChain(b *testing.B, key *rsa.PrivateKey) *authn.Chain {
 	b.Helper()
-	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: benchKid, Use: "sig", Algorithm: "RS256"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	doc := jwstest.JWKS(jwstest.PublicJWK(key, benchKid, jose.RS256))
 	cfg := &v1alpha1.Configuration{
 		Server:  v1alpha1.Server{TLSCertFile: "tls.crt", TLSPrivateKeyFile: "tls.key", ClientCAFile: "ca.crt"},
 		Callers: v1alpha1.Callers{Tokens: &v1alpha1.CallerTokens{Audiences: []string{"tokenfed"}, Issuers: []string{"hub"}}},
 		Issuers: []v1alpha1.Issuer{
-			{Name: "hub", URL: benchHubURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: string(doc)}},
-			{Name: "edge", URL: benchEdgeURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: string(doc)}},
+			{Name: "hub", URL: benchHubURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: doc}},
+			{Name: "edge", URL: benchEdgeURL, StaticKeys: &v1alpha1.StaticKeys{JWKS: doc}},
 		},
 	}
 	v1alpha1.SetDefaults(cfg)
@@ -59,21 +55,15 @@ func benchChain(b *testing.B, key *rsa.PrivateKey) *authn.Chain {
 // size kube-apiserver mints (1.1 KB).
 func benchToken(b *testing.B, key *rsa.PrivateKey, aud string) string {
 	b.Helper()
-	now := time.Now()
-	payload, err := json.Marshal(map[string]any{
-		"iss": benchHubURL, "sub": "system:serviceaccount:bench:app", "aud": []string{aud},
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "6f1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
-		"kubernetes.io": map[string]any{
-			"namespace":      "bench",
-			"node":           map[string]any{"name": "node-1", "uid": "0f0e0d0c-0b0a-4908-8706-050403020100"},
-			"pod":            map[string]any{"name": "app-5d8f7c9b6d-x2x7q", "uid": "8a1f0e2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"},
-			"serviceaccount": map[string]any{"name": "app", "uid": "6b1e6f1c-0000-4000-8000-000000000001"},
-		},
-	})
+	hub, err := staticissuer.NewWithOptions(staticissuer.Options{Name: "hub", URL: benchHubURL, KeyID: benchKid, Key: key})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := jwstest.Sign(key, jose.RS256, benchKid, string(payload), map[string]any{"typ": "JWT"})
+	tok, err := hub.Token(staticissuer.Claims{
+		Namespace: "bench", ServiceAccount: "app", Audiences: []string{aud}, ID: "6f1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+		Node: &staticissuer.Object{Name: "node-1", UID: "0f0e0d0c-0b0a-4908-8706-050403020100"},
+		Pod:  &staticissuer.Object{Name: "app-5d8f7c9b6d-x2x7q", UID: "8a1f0e2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,10 +83,7 @@ func (*discard) WriteHeader(int)             {}
 // The certificate is the same *x509.Certificate on every request, as on
 // one kept-alive connection.
 func BenchmarkCachedReview(b *testing.B) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
+	key := jwstest.RSAKey(0)
 	ca, err := devcerts.NewCA("bench-ca", time.Hour)
 	if err != nil {
 		b.Fatal(err)

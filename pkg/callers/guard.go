@@ -84,7 +84,7 @@ func (g *Gate) Check(ctx context.Context, token string, audiences []string) (*au
 // and the issuers routing could pick (none when no issuer would take it).
 func (g *Gate) answer(token string, audiences []string) (*authenticator.Response, []string) {
 	if resp, ok := g.router.Cached(token, audiences); ok {
-		if is := resp.User.GetExtra()[mapping.IssuerExtraKey]; len(is) == 1 {
+		if is := mapping.ExtraValue(resp.User, mapping.IssuerExtraKey); len(is) == 1 {
 			return resp, is
 		}
 	}

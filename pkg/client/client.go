@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
@@ -219,7 +220,7 @@ func (c *Client) review(ctx context.Context, token string, auds []string) (*auth
 // refused here (pkg/authn/route, the same code): a token that is empty or
 // only whitespace, that has whitespace, control or non-ASCII bytes inside
 // (an HTTP header cannot carry them, and kube-apiserver trims and refuses
-// the same), or that is over route.MaxTokenBytes. Nothing that depends on
+// the same), or that is over jws.MaxTokenBytes. Nothing that depends on
 // the configuration or the clock (an unknown issuer, an exp in the past)
 // is judged here.
 func refuseLocally(token string) error {
@@ -228,8 +229,8 @@ func refuseLocally(token string) error {
 	case err != nil:
 		// route's errors name the rule, never the token.
 		return &NotAuthenticatedError{Reason: err.Error()}
-	case len(t) > route.MaxTokenBytes:
-		return &NotAuthenticatedError{Reason: fmt.Sprintf("token is larger than %d bytes", route.MaxTokenBytes)}
+	case len(t) > jws.MaxTokenBytes:
+		return &NotAuthenticatedError{Reason: fmt.Sprintf("token is larger than %d bytes", jws.MaxTokenBytes)}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"errors"
 	"net/http"
 	"strings"
@@ -9,8 +11,6 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
-
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
 // TestRefusedLocally: a token no tokenfed authenticates is "not
@@ -33,8 +33,8 @@ func TestRefusedLocally(t *testing.T) {
 		{"the Bearer scheme", "Bearer opaque-token", `malformed token: token includes the "Bearer" scheme; send only the token`},
 		{"a control character", "opaque-token\x00", "malformed token: token contains whitespace, control or non-ASCII characters"},
 		{"non-ASCII", "opaque-tökén", "malformed token: token contains whitespace, control or non-ASCII characters"},
-		{"over the size bound", strings.Repeat("a", route.MaxTokenBytes+1), "token is larger than 16384 bytes"},
-		{"at the size bound", strings.Repeat("a", route.MaxTokenBytes), ""},
+		{"over the size bound", strings.Repeat("a", jws.MaxTokenBytes+1), "token is larger than 16384 bytes"},
+		{"at the size bound", strings.Repeat("a", jws.MaxTokenBytes), ""},
 		{"surrounding whitespace", " opaque-token\n", ""},
 		{"short", "abc", ""},
 	} {

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
@@ -101,6 +102,10 @@ const (
 
 // checkAudiences holds spec.audiences to its bounds. The messages name
 // positions and limits only: the values are the caller's text.
+//
+// An audience must be UTF-8: protobuf carries any bytes, but the JSON
+// answer would spell an invalid byte as U+FFFD, so status.audiences would
+// not be the audience asked for. A JSON body cannot send one at all.
 func checkAudiences(auds []string) error {
 	if len(auds) > maxAudiences {
 		return malformed("spec.audiences has %d entries, more than %d", len(auds), maxAudiences)
@@ -108,6 +113,9 @@ func checkAudiences(auds []string) error {
 	for i, a := range auds {
 		if len(a) > maxAudienceBytes {
 			return malformed("spec.audiences[%d] is longer than %d bytes", i, maxAudienceBytes)
+		}
+		if !utf8.ValidString(a) {
+			return malformed("spec.audiences[%d] is not UTF-8", i)
 		}
 	}
 	return nil

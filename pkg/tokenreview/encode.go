@@ -1,6 +1,8 @@
 package tokenreview
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/mapping"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,12 +43,12 @@ func v1Status(o outcome) authenticationv1.TokenReviewStatus {
 	}
 	u := o.resp.User
 	st.User = authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
-	if extra := u.GetExtra(); len(extra) > 0 {
-		st.User.Extra = make(map[string]authenticationv1.ExtraValue, len(extra))
-		for k, v := range extra {
-			st.User.Extra[k] = v
+	mapping.RangeExtra(u, func(k string, v []string) {
+		if st.User.Extra == nil {
+			st.User.Extra = make(map[string]authenticationv1.ExtraValue, 8)
 		}
-	}
+		st.User.Extra[k] = v
+	})
 	st.Audiences = o.resp.Audiences
 	return st
 }

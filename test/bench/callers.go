@@ -43,8 +43,15 @@ func (e *env) checkCallers(hubToken, edgeToken string) error {
 	return nil
 }
 
-// reviewAs sends one review to t and returns its status.
+// reviewAs sends one review to t, a tokenfed, and returns its status.
 func reviewAs(t target, token string) (authenticationv1.TokenReviewStatus, error) {
+	return reviewWant(t, token, http.StatusOK)
+}
+
+// reviewWant sends one review to t and returns its status, or an error
+// when the answer's HTTP code is not want (kube-apiserver creates a
+// TokenReview: 201; tokenfed answers 200).
+func reviewWant(t target, token string, want int) (authenticationv1.TokenReviewStatus, error) {
 	req, err := http.NewRequest(http.MethodPost, t.url, bytes.NewReader(reviewBody(token)))
 	if err != nil {
 		return authenticationv1.TokenReviewStatus{}, err
@@ -58,8 +65,8 @@ func reviewAs(t target, token string) (authenticationv1.TokenReviewStatus, error
 		return authenticationv1.TokenReviewStatus{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return authenticationv1.TokenReviewStatus{}, fmt.Errorf("got HTTP %d, want 200", resp.StatusCode)
+	if resp.StatusCode != want {
+		return authenticationv1.TokenReviewStatus{}, fmt.Errorf("got HTTP %d, want %d", resp.StatusCode, want)
 	}
 	var tr authenticationv1.TokenReview
 	err = json.NewDecoder(resp.Body).Decode(&tr)

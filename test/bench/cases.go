@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
@@ -22,6 +23,14 @@ type benchCase struct {
 	server        []string      // processes whose CPU and RSS the case is charged
 	noH2          bool
 	pooled        bool // each token used once: runs are capped so the pool lasts
+	// onceAt names the server that must see each pooled token only once
+	// across cases: cases with the same onceAt share one counter into the
+	// pool. "" gives the case a counter of its own (its server is its
+	// own, or forgets).
+	onceAt string
+	// custom measures the case its own way instead of the four load runs
+	// (the cache-fill row, 3f).
+	custom func(ctx context.Context, d time.Duration) ([]result, error)
 	// backToBack cases take turns with the ceiling (see measureTogether).
 	backToBack bool
 }
@@ -40,11 +49,17 @@ func (c benchCase) duration(d time.Duration) time.Duration {
 // result is one measured row.
 type result struct {
 	caseName string
-	h2       bool
-	conc     int
+	// variant tells apart the rows of one case at the same protocol and
+	// concurrency (3f: empty cache, full cache); "" for most cases.
+	variant string
+	h2      bool
+	conc    int
+	// pooled: each token was sent once, so the server verified every one
+	// (compared with kube-apiserver's row 5b, not its cached row 5).
+	pooled bool
 	run
-	cpuPer1k float64 // server CPU seconds per 1000 requests
-	rss      float64 // MiB, summed over the case's processes
+	cpuUs float64 // server CPU µs per review (user+system, /proc/<pid>/stat)
+	rss   float64 // MiB, summed over the case's processes
 }
 
 func repeated(body []byte) bodySource {
@@ -117,6 +132,13 @@ const (
 	watchUncachedCase = "3w tokenfed watch, uncached RS256 (each token once)"
 )
 
+// Case 5b is kube-apiserver's own uncached path: kube-apiserver caches
+// token results too (10 s), so row 5, one token repeated, is its cached
+// path. Each 5b token is sent once, and case 7 (whose tokenfed asks the
+// same kube-apiserver) draws from the same counter, so neither reaches
+// kube-apiserver's cache with a token the other sent.
+const kubeDistinctCase = "5b kube-apiserver TokenReview, distinct tokens (each token once)"
+
 // cases builds every case; pools of distinct tokens back the uncached ones.
 func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 	tf := e.tokenfed.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
@@ -134,11 +156,15 @@ func (e *env) cases(rsPool, esPool [][]byte, valid []byte) []benchCase {
 		{name: "3a tokenfed, uncached RS256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(rsPool), server: []string{"tokenfed"}, pooled: true},
 		{name: watchUncachedCase, url: watch, tls: e.watchTLS, bodies: pooled(rsPool), server: []string{"tokenfed-watch"}, pooled: true},
 		{name: "3b tokenfed, uncached ES256 (each token once)", url: tf, tls: e.tfTLS, bodies: pooled(esPool), server: []string{"tokenfed"}, pooled: true},
+		{name: cacheFillCase, custom: func(ctx context.Context, d time.Duration) ([]result, error) {
+			return e.measureCacheFill(ctx, rsPool, d)
+		}},
 		{name: "4a tokenfed, garbage tokens", url: tf, tls: e.tfTLS, bodies: repeated(reviewBody("garbage-not-a-token")), server: []string{"tokenfed"}},
 		{name: "4b tokenfed, unknown issuer", url: tf, tls: e.tfTLS, bodies: cycled(unknownIssuerBodies()), server: []string{"tokenfed"}},
 		{name: "5 kube-apiserver TokenReview, direct", url: apiserver, tls: e.hubTLS, bodies: repeated(valid), server: []string{"kube-apiserver"}},
+		{name: kubeDistinctCase, url: apiserver, tls: e.hubTLS, bodies: pooled(rsPool), server: []string{"kube-apiserver"}, pooled: true, onceAt: "kube-apiserver"},
 		{name: "6 kubectl proxy -> kube-apiserver", url: e.proxyURL, bodies: repeated(valid), server: []string{"kubectl proxy", "kube-apiserver"}, noH2: true},
-		{name: "7 tokenfed, upstream policy always (each token once)", url: up, tls: e.upTLS, bodies: pooled(rsPool), server: []string{"tokenfed-upstream", "kube-apiserver"}, pooled: true},
+		{name: "7 tokenfed, upstream policy always (each token once)", url: up, tls: e.upTLS, bodies: pooled(rsPool), server: []string{"tokenfed-upstream", "kube-apiserver"}, pooled: true, onceAt: "kube-apiserver"},
 	}
 }
 
@@ -187,10 +213,10 @@ func (e *env) measureTogether(cs []*benchCase, h2 bool, conc int, d time.Duratio
 	}
 	out := make([]result, len(cs))
 	for i, c := range cs {
-		res := result{caseName: c.name, h2: h2, conc: conc, run: runs[i]}
+		res := result{caseName: c.name, h2: h2, conc: conc, pooled: c.pooled, run: runs[i]}
 		res.lat = nil
 		if res.requests > 0 {
-			res.cpuPer1k = cpu[i] / float64(res.requests) * 1000
+			res.cpuUs = cpu[i] / float64(res.requests) * 1e6
 		}
 		for _, name := range c.server {
 			res.rss += rssMiB(e.pids[name])

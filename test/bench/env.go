@@ -43,7 +43,13 @@ type env struct {
 	callerToken string
 	pids        map[string]int
 	rs, es      *minter
-	stops       []func()
+	// edgeJWKS is the edge issuer's static key set, for tokenfeds started
+	// later (case 3f).
+	edgeJWKS string
+	// dir holds every process's files; fill is case 3f's outcome.
+	dir   string
+	fill  *fillResult
+	stops []func()
 }
 
 const (
@@ -55,7 +61,7 @@ const (
 )
 
 func setup(ctx context.Context, dir string) (*env, error) {
-	e := &env{pids: map[string]int{}}
+	e := &env{pids: map[string]int{}, dir: dir}
 	steps := []func(context.Context, string) error{e.startHub, e.startTokenfeds, e.startEcho, e.startProxy, e.findPids}
 	for _, step := range steps {
 		if err := step(ctx, dir); err != nil {
@@ -114,6 +120,7 @@ func (e *env) startTokenfeds(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	e.edgeJWKS = jwks
 	say("starting tokenfed (local verification), tokenfed (upstream policy always), tokenfed (caller policies) and tokenfed (revocation watch)")
 	if e.tokenfed, err = e.startTokenfed(ctx, mkdir(dir, "tokenfed"), jwks, nil, nil, v1alpha1.Callers{}); err != nil {
 		return err
@@ -159,11 +166,25 @@ func benchCallers() v1alpha1.Callers {
 }
 
 func (e *env) startTokenfed(ctx context.Context, dir, jwks string, up *v1alpha1.Upstream, rev *v1alpha1.Revocation, callers v1alpha1.Callers) (*tokenfedproc.Process, error) {
-	hub := federation.HubIssuer("hub", e.hub)
-	hub.Upstream, hub.Revocation = up, rev
-	hub.Fetch.UnknownKidCooldown = metav1.Duration{Duration: kidCooldown}
-	edge := v1alpha1.Issuer{Name: "edge", URL: edgeIssuer, StaticKeys: &v1alpha1.StaticKeys{JWKS: jwks}, Algorithms: []string{"ES256"}}
-	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{hub, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}, Callers: callers}
+	cfg := benchConfig(e.hub, jwks)
+	cfg.Issuers[0].Upstream, cfg.Issuers[0].Revocation = up, rev
+	cfg.Callers = callers
+	return e.launchTokenfed(ctx, dir, cfg)
+}
+
+// benchConfig is every bench tokenfed's configuration before its case's
+// changes: issuers hub (discovery, RS256) and edge (static keys, ES256),
+// and room in the cache for every token of a run.
+func benchConfig(hub *controlplane.ControlPlane, edgeJWKS string) v1alpha1.Configuration {
+	h := federation.HubIssuer("hub", hub)
+	h.Fetch.UnknownKidCooldown = metav1.Duration{Duration: kidCooldown}
+	edge := v1alpha1.Issuer{Name: "edge", URL: edgeIssuer, StaticKeys: &v1alpha1.StaticKeys{JWKS: edgeJWKS}, Algorithms: []string{"ES256"}}
+	return v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{h, edge}, Cache: v1alpha1.Cache{MaxEntries: 400000}}
+}
+
+// launchTokenfed starts a tokenfed with cfg, stopped with the bench (or
+// earlier, by its case).
+func (e *env) launchTokenfed(ctx context.Context, dir string, cfg v1alpha1.Configuration) (*tokenfedproc.Process, error) {
 	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: dir, Config: cfg, Args: []string{"-v", "0", "--profiling"}})
 	if err != nil {
 		return nil, err

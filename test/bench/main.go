@@ -29,12 +29,23 @@ func main() {
 	profileCase := flag.String("profile", "", "case-name prefix (e.g. \"2 \") to CPU-profile tokenfed during its HTTP/2 c=16 run")
 	only := flag.String("only", "", "comma-separated case-name prefixes to run (for profiling); the results file is not written")
 	out := flag.String("out", filepath.Join(tokenfedproc.RepoRoot(), "test", "bench", "RESULTS.md"), "results file")
+	pool := flag.Int("pool", 100000, "distinct RS256 and ES256 tokens minted for the uncached cases; fewer for a quick -only run (runs that run dry stop early)")
 	flag.Parse()
 	if *echo != "" {
 		exitOn(serveEcho(*echo, *echoCert, *echoKey))
 		return
 	}
-	exitOn(runBench(*duration, *out, *profileCase, *only))
+	if *pool < 10*fillWarmup {
+		exitOn(fmt.Errorf("-pool %d: want at least %d (case 3f warms up on %d tokens)", *pool, 10*fillWarmup, fillWarmup))
+	}
+	exitOn(runBench(options{d: *duration, out: *out, profileCase: *profileCase, only: *only, pool: *pool}))
+}
+
+// options are the flags of a bench run.
+type options struct {
+	d                      time.Duration // each measured run
+	out, profileCase, only string
+	pool                   int // distinct tokens per algorithm
 }
 
 func exitOn(err error) {
@@ -46,7 +57,8 @@ func exitOn(err error) {
 
 func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
 
-func runBench(d time.Duration, out, profileCase, only string) error {
+func runBench(o options) error {
+	d, out, only := o.d, o.out, o.only
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	dir, err := os.MkdirTemp("", "tokenfed-bench-")
@@ -60,12 +72,14 @@ func runBench(d time.Duration, out, profileCase, only string) error {
 	}
 	defer e.stop()
 	r := &report{}
-	if r.results, err = e.measureAll(ctx, d, profileCase, only); err != nil {
+	if r.results, err = e.measureAll(ctx, o); err != nil {
 		return err
 	}
+	r.fill = e.fill
 	if only != "" {
 		// Some cases only: their table is printed, the results file is kept.
 		r.table()
+		r.fillSection()
 		fmt.Print(r.sb.String())
 		return nil
 	}
@@ -84,9 +98,11 @@ func runBench(d time.Duration, out, profileCase, only string) error {
 }
 
 // measureAll runs every case at both protocols and both concurrencies.
-func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only string) ([]result, error) {
-	// Enough distinct tokens that uncached runs rarely run dry.
-	const poolSize = 100000
+func (e *env) measureAll(ctx context.Context, o options) ([]result, error) {
+	d, profileCase, only := o.d, o.profileCase, o.only
+	// Enough distinct tokens (100k by default) that uncached runs rarely
+	// run dry.
+	poolSize := o.pool
 	say("minting %d RS256 and %d ES256 service-account tokens", poolSize, poolSize)
 	rs, err := e.rs.mintMany(poolSize, e.hub.IssuerURL)
 	if err != nil {
@@ -101,10 +117,22 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only
 			return nil, err
 		}
 	}
+	if selected(kubeDistinctCase, only) {
+		if err := e.checkMinted(rs[0]); err != nil {
+			return nil, err
+		}
+	}
 	var cases []*benchCase
+	shared := map[string]*atomic.Int64{}
 	for _, c := range e.cases(bodiesOf(rs), bodiesOf(es), bodiesOf(rs[:1])[0]) {
 		if selected(c.name, only) {
 			c.next = new(atomic.Int64)
+			if c.onceAt != "" {
+				if shared[c.onceAt] == nil {
+					shared[c.onceAt] = c.next
+				}
+				c.next = shared[c.onceAt]
+			}
 			cases = append(cases, &c)
 		}
 	}
@@ -127,6 +155,14 @@ func (e *env) measureAll(ctx context.Context, d time.Duration, profileCase, only
 		}
 	}
 	for _, c := range alone {
+		if c.custom != nil {
+			rs, err := c.custom(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, rs...)
+			continue
+		}
 		for _, h2 := range []bool{false, true} {
 			for _, conc := range []int{16, 64} {
 				rs, err := e.measureRun(ctx, []*benchCase{c}, h2, conc, d, profileCase)
@@ -188,7 +224,7 @@ func (e *env) measureRun(ctx context.Context, cs []*benchCase, h2 bool, conc int
 		return nil, err
 	}
 	for _, r := range rs {
-		say("%-55s %-8s c=%-3d %8.0f req/s  p99 %s %s", r.caseName, proto(h2), conc, r.rps(), r.p99.Round(time.Microsecond), r.firstErr)
+		say("%-55s %-8s c=%-3d %8.0f req/s  %6.1f µs CPU/review  p99 %s %s", r.caseName, proto(h2), conc, r.rps(), r.cpuUs, r.p99.Round(time.Microsecond), r.firstErr)
 	}
 	return rs, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ type report struct {
 	results []result
 	micro   *micro
 	storm   stormResult
+	fill    *fillResult // case 3f; nil when it did not run
 	sb      strings.Builder
 }
 
@@ -32,8 +34,10 @@ func (r *report) find(prefix string, h2 bool, conc int) (result, bool) {
 	return result{}, false
 }
 
+// ratio is a/b with two decimals, "n/a" when either is not a measured
+// figure (a case that did not run: -only).
 func ratio(a, b float64) string {
-	if b == 0 {
+	if !(b > 0) || math.IsNaN(a) {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.2f", a/b)
@@ -42,24 +46,44 @@ func ratio(a, b float64) string {
 func (r *report) render(duration time.Duration) string {
 	fmt.Fprintf(&r.sb, "# tokenfed benchmarks\n\nRun %s on %s (%d CPUs), %s, %s per run. Produced by `make bench` (`go run ./test/bench`).\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.Version(), duration)
-	fmt.Fprintf(&r.sb, "Every figure is from this one run. For each protocol and concurrency, the ceiling and the cached cases (1, 1b, 2, 2b, 2c) take turns in %d slices of %s each, so their ratios compare the same seconds of the machine; the other rows follow, minutes apart.\n\n", togetherSlices, duration/togetherSlices)
+	fmt.Fprintf(&r.sb, "Every figure is from this one run. For each protocol and concurrency, the ceiling and the cached cases (1, 1b, 2, 2b, 2c, 2w) take turns in %d slices of %s each, so their ratios compare the same seconds of the machine; the other rows follow, minutes apart (3f's two rows take turns with each other).\n\n", togetherSlices, duration/togetherSlices)
 	r.table()
+	r.fillSection()
+	r.issue14Targets()
 	r.targets()
 	r.microSection()
 	return r.sb.String()
 }
 
+// kubeBaseline is the kube-apiserver row a row's CPU is compared with, at
+// the same protocol and concurrency: its uncached row 5b for a row whose
+// tokens are each sent once, its cached row 5 otherwise.
+func (r *report) kubeBaseline(res result) (result, bool) {
+	if res.pooled {
+		return r.find("5b ", res.h2, res.conc)
+	}
+	return r.find("5 ", res.h2, res.conc)
+}
+
 func (r *report) table() {
-	r.sb.WriteString("| case | protocol | conc | req/s | p50 | p99 | server CPU s/1000 req | server RSS MiB | × ceiling | × kube-apiserver | errors |\n")
-	r.sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	r.sb.WriteString("| case | protocol | conc | req/s | p50 | p99 | server CPU µs/review | CPU × kube-apiserver | server RSS MiB | × ceiling | × kube-apiserver | errors |\n")
+	r.sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, res := range r.results {
 		ceil, _ := r.find("1 ", res.h2, res.conc)
 		kas, _ := r.find("5 ", res.h2, res.conc)
-		fmt.Fprintf(&r.sb, "| %s | %s | %d | %.0f | %s | %s | %.3f | %.0f | %s | %s | %d |\n",
-			res.caseName, proto(res.h2), res.conc, res.rps(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond),
-			res.cpuPer1k, res.rss, ratio(res.rps(), ceil.rps()), ratio(res.rps(), kas.rps()), res.errors+res.non200WhenUnexpected())
+		kasCPU := math.NaN()
+		if k, ok := r.kubeBaseline(res); ok {
+			kasCPU = k.cpuUs
+		}
+		name := res.caseName
+		if res.variant != "" {
+			name += ": " + res.variant
+		}
+		fmt.Fprintf(&r.sb, "| %s | %s | %d | %.0f | %s | %s | %.1f | %s | %.0f | %s | %s | %d |\n",
+			name, proto(res.h2), res.conc, res.rps(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond),
+			res.cpuUs, ratio(kasCPU, res.cpuUs), res.rss, ratio(res.rps(), ceil.rps()), ratio(res.rps(), kas.rps()), res.errors+res.non200WhenUnexpected())
 	}
-	r.sb.WriteString("\nerrors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs (3a, 3b, 3w, 7) last at most 2 s each so that 100k distinct tokens cover all four; a run that still runs dry stops early.\n\n")
+	r.sb.WriteString("\nserver CPU µs/review = the CPU time (user + system) of the case's server processes while it ran, over its reviews. CPU × kube-apiserver = kube-apiserver's CPU µs/review at the same protocol and concurrency over this row's: its row 5 (one token repeated, its cached path) for rows that repeat tokens, its row 5b (each token once) for rows that send each token once (3a, 3b, 3f, 3w, 5b, 7); above 1 means less CPU than kube-apiserver. × kube-apiserver is throughput against row 5. errors = transport errors plus non-2xx answers (tokenfed answers a rejected token with 200; kube-apiserver answers a TokenReview with 201; a 503 is tokenfed saying its upstream is unavailable). kubectl proxy speaks plain HTTP/1.1 to its clients, so it has no HTTP/2 rows. Uncached runs (3a, 3b, 3f, 3w, 5b, 7) last at most 2 s each so that 100k distinct tokens cover all four; a run that still runs dry stops early. 5b and 7 draw from one counter, so kube-apiserver never sees a token twice.\n\n")
 }
 
 // non200WhenUnexpected: every case here expects HTTP 200 (rejections are
@@ -73,36 +97,25 @@ func (r *report) verdict(ok bool) string {
 	return "**missed**"
 }
 
+// targets are the targets that issue 14 did not restate, one line per
+// protocol and concurrency where they have one.
 func (r *report) targets() {
-	r.sb.WriteString("## Targets\n\n| target | figure | verdict |\n|---|---|---|\n")
+	r.sb.WriteString("## Other targets\n\n| target | figure | verdict |\n|---|---|---|\n")
 	for _, h2 := range []bool{false, true} {
 		for _, conc := range []int{16, 64} {
 			c, _ := r.find("2 ", h2, conc)
 			ceil, _ := r.find("1 ", h2, conc)
 			kas, _ := r.find("5 ", h2, conc)
-			x := c.rps() / ceil.rps()
-			fmt.Fprintf(&r.sb, "| cached ≥ 0.9 × ceiling (%s, c=%d) | %.2f× | %s |\n", proto(h2), conc, x, r.verdict(x >= 0.9))
 			r.callerTargets(c, ceil)
 			y := c.rps() / kas.rps()
-			fmt.Fprintf(&r.sb, "| cached ≥ 10 × kube-apiserver (%s, c=%d) | %.1f× | %s |\n", proto(h2), conc, y, r.verdict(y >= 10))
-			for _, p := range []string{"4a ", "4b "} {
-				g, _ := r.find(p, h2, conc)
-				z := g.rps() / ceil.rps()
-				fmt.Fprintf(&r.sb, "| %s ≥ 0.8 × ceiling (%s, c=%d) | %.2f× | %s |\n", strings.TrimSpace(g.caseName[3:]), proto(h2), conc, z, r.verdict(z >= 0.8))
-			}
+			fmt.Fprintf(&r.sb, "| cached throughput ≥ 10 × kube-apiserver's (%s, c=%d) | %.1f× | %s |\n", proto(h2), conc, y, r.verdict(y >= 10))
 			r.watchTargets(c, h2, conc)
-			u, _ := r.find("3a ", h2, conc)
-			raw := r.micro.get("BenchmarkRawRSAVerify", "ns/op") / 1e9 * 1000 // CPU s per 1000 raw verifications
-			budget := ceil.cpuPer1k + 1.5*raw
-			fmt.Fprintf(&r.sb, "| uncached RS256 CPU ≤ ceiling CPU + 1.5 × raw verify (%s, c=%d) | %.3f vs %.3f s/1000 | %s |\n", proto(h2), conc, u.cpuPer1k, budget, r.verdict(u.cpuPer1k <= budget))
 		}
 	}
-	vr := r.micro.get("BenchmarkVerifyRS256", "ns/op") / r.micro.get("BenchmarkRawRSAVerify", "ns/op")
-	fmt.Fprintf(&r.sb, "| in-process RS256 verification ≤ 1.5 × raw crypto/rsa | %.2f× | %s |\n", vr, r.verdict(vr <= 1.5))
 	ve := r.micro.get("BenchmarkVerifyES256", "ns/op") / r.micro.get("BenchmarkRawECDSAVerify", "ns/op")
 	fmt.Fprintf(&r.sb, "| (for reference) in-process ES256 verification vs raw crypto/ecdsa | %.2f× | — |\n", ve)
 	b := r.micro.get("BenchmarkBytesPerEntry", "total-B/entry")
-	fmt.Fprintf(&r.sb, "| ≤ 1 KiB per cached entry at 100k entries (entry + identity) | %.0f B | %s |\n", b, r.verdict(b <= 1024))
+	fmt.Fprintf(&r.sb, "| ≤ 1 KiB per cached entry at 100k entries (entry + identity, Go heap: BenchmarkBytesPerEntry) | %.0f B | %s |\n", b, r.verdict(b <= 1024))
 	s := r.storm
 	fmt.Fprintf(&r.sb, "| key-kid storm: ≤ 1 JWKS fetch per cooldown window | %d fetches, %d windows of %s touched in %s (%d storm tokens, %.0f/s) | %s |\n",
 		s.fetches, s.windows, kidCooldown, s.duration.Round(time.Millisecond), s.stormSent, float64(s.stormSent)/s.duration.Seconds(), r.verdict(s.fetches <= s.windows))
@@ -127,7 +140,7 @@ func (r *report) callerTargets(cached, ceil result) {
 			same = fmt.Sprintf(" (%.2f× the ceiling sent the same header)", c.rps()/hc.rps())
 		}
 		fmt.Fprintf(&r.sb, "| %s ≥ 0.85 × ceiling (%s, c=%d) | %.2f×%s; CPU %.1f µs/review (ceiling %.1f, case 2 %.1f) | %s |\n",
-			strings.TrimSpace(c.caseName[3:]), proto(c.h2), c.conc, x, same, c.cpuPer1k*1000, ceil.cpuPer1k*1000, cached.cpuPer1k*1000, r.verdict(x >= 0.85))
+			strings.TrimSpace(c.caseName[3:]), proto(c.h2), c.conc, x, same, c.cpuUs, ceil.cpuUs, cached.cpuUs, r.verdict(x >= 0.85))
 	}
 }
 
@@ -143,7 +156,7 @@ func (r *report) watchTargets(cached result, h2 bool, conc int) {
 		base, _ := r.find(pair[1], h2, conc)
 		x := w.rps() / base.rps()
 		fmt.Fprintf(&r.sb, "| %s ≥ 0.9 × %s (%s, c=%d) | %.2f×; CPU %.1f vs %.1f µs/review | %s |\n",
-			strings.TrimSpace(w.caseName[3:]), strings.TrimSpace(base.caseName[2:]), proto(h2), conc, x, w.cpuPer1k*1000, base.cpuPer1k*1000, r.verdict(x >= 0.9))
+			strings.TrimSpace(w.caseName[3:]), strings.TrimSpace(base.caseName[2:]), proto(h2), conc, x, w.cpuUs, base.cpuUs, r.verdict(x >= 0.9))
 	}
 }
 

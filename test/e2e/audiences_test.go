@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
 	"github.com/tokenfed/tokenfed/pkg/testing/federation"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 const (
@@ -62,7 +60,7 @@ func TestMemberAudiences(t *testing.T) {
 		}
 	})
 	t.Run("unknown kid, confirmed by the hub", func(t *testing.T) {
-		f := startFederationOnHub(t, hub, federation.Options{MutateConfig: foreignKeysOnFailure(t)})
+		f := startFederationOnHub(t, hub, federation.Options{MutateConfig: foreignKeysOnFailure()})
 		for _, c := range audienceCases {
 			t.Run(c.name, func(t *testing.T) { runAudienceCase(t, f, c, true) })
 		}
@@ -123,20 +121,11 @@ func wantHubAnswer(t *testing.T, hub *controlplane.ControlPlane, token string, c
 // foreignKeysOnFailure configures the hub issuer with static keys that do
 // not include the hub's signing key and upstream policy onFailure: every
 // hub token has an unknown kid, and only the hub's TokenReview decides.
-func foreignKeysOnFailure(t *testing.T) func(*v1alpha1.Configuration, *controlplane.ControlPlane) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &key.PublicKey, KeyID: "not-the-hub", Algorithm: string(jose.RS256), Use: "sig"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+func foreignKeysOnFailure() func(*v1alpha1.Configuration, *controlplane.ControlPlane) {
+	jwks := jwstest.JWKS(jwstest.PublicJWK(jwstest.RSAKey(1), "not-the-hub", jose.RS256))
 	return func(cfg *v1alpha1.Configuration, hub *controlplane.ControlPlane) {
 		is := hubWithUpstream(hub, v1alpha1.UpstreamOnFailure, hub.Kubeconfig)
-		is.StaticKeys = &v1alpha1.StaticKeys{JWKS: string(jwks)}
+		is.StaticKeys = &v1alpha1.StaticKeys{JWKS: jwks}
 		cfg.Issuers = []v1alpha1.Issuer{is}
 	}
 }

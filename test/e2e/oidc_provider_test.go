@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"encoding/pem"
@@ -41,10 +40,7 @@ type oidcProvider struct {
 
 func startOIDCProvider(t *testing.T) *oidcProvider {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := jwstest.RSAKey(0)
 	mux := http.NewServeMux()
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
@@ -59,9 +55,7 @@ func startOIDCProvider(t *testing.T) *oidcProvider {
 		"response_types_supported": []string{"id_token"}, "subject_types_supported": []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 	}))
-	mux.HandleFunc("/jwks", serveJSON(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &key.PublicKey, KeyID: oidcKeyID, Algorithm: string(jose.RS256), Use: "sig"},
-	}}))
+	mux.HandleFunc("/jwks", serveJSON(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwstest.PublicJWK(key, oidcKeyID, jose.RS256)}}))
 	return p
 }
 

@@ -31,7 +31,7 @@ func TestRevocationWatchWithdrawsUpstreamAnswers(t *testing.T) {
 
 	discovery := startUpstreamTokenfed(t, "discovery", v1alpha1.Configuration{Cache: cache, Issuers: []v1alpha1.Issuer{watchIssuer(hub, kubeconfig, rev)}})
 	lagging := v1alpha1.Configuration{Cache: cache}
-	foreignKeysOnFailure(t)(&lagging, hub)
+	foreignKeysOnFailure()(&lagging, hub)
 	lagging.Issuers[0].Upstream.Kubeconfig = kubeconfig
 	lagging.Issuers[0].Revocation = &v1alpha1.Revocation{Mode: v1alpha1.RevocationWatch, Secrets: true}
 	laggingKeys := startUpstreamTokenfed(t, "lagging-keys", lagging)

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"crypto/rsa"
 	"encoding/json"
 	"strings"
@@ -76,7 +78,7 @@ func legacySecretToken(t *testing.T, hub *controlplane.ControlPlane, ns, sa, sec
 		t.Fatal(err)
 	}
 	token := signLegacy(t, hub.SigningKeyFile, map[string]string{
-		"iss":                                    jwt.LegacyIssuer,
+		"iss":                                    jws.LegacyIssuer,
 		"sub":                                    "system:serviceaccount:" + ns + ":" + sa,
 		"kubernetes.io/serviceaccount/namespace": ns,
 		"kubernetes.io/serviceaccount/secret.name":          secret,

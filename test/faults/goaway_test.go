@@ -128,7 +128,7 @@ func TestGoAwayOnShutdownAndNotOnReload(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, inFlightReviews)
-	before := up.calls.Load()
+	before := up.calls()
 	for range inFlightReviews {
 		tok := is.token(t, claims{})
 		wg.Go(func() {

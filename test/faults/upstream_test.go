@@ -1,13 +1,9 @@
 package faults
 
 import (
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 )
 
 // upstreamMode is how the fake TokenReview API answers.
@@ -34,17 +31,17 @@ const (
 	upstream429
 )
 
-// fakeUpstream is an issuing cluster's TokenReview API on the wire, made
-// to fail on purpose.
+// fakeUpstream is an issuing cluster's TokenReview API on the wire
+// (pkg/testing/fakeapiserver), made to fail on purpose: its answer goes by
+// mode, after delay, and it counts the calls in flight.
 type fakeUpstream struct {
-	*httptest.Server
+	*fakeapiserver.Server
 	kubeconfig string
 	mode       atomic.Int32
 	// delay holds every answer this long.
 	delay atomic.Int64
 	// retryAfter is the 429's Retry-After, in seconds.
 	retryAfter int
-	calls      atomic.Int64
 	inFlight   atomic.Int64
 	maxFlight  atomic.Int64
 }
@@ -52,10 +49,42 @@ type fakeUpstream struct {
 func newFakeUpstream(t *testing.T) *fakeUpstream {
 	t.Helper()
 	f := &fakeUpstream{retryAfter: 3}
-	f.Server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	f.kubeconfig = writeKubeconfig(t, f.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw}), "tokenfed-credential")
+	f.Server = fakeapiserver.Start(t, f.answer)
+	f.kubeconfig = f.Kubeconfig(t)
 	return f
+}
+
+func (f *fakeUpstream) setMode(m upstreamMode)   { f.mode.Store(int32(m)) }
+func (f *fakeUpstream) setDelay(d time.Duration) { f.delay.Store(int64(d)) }
+
+// calls counts every request that reached the cluster.
+func (f *fakeUpstream) calls() int64                  { return f.Hits.Load() }
+func (f *fakeUpstream) callsSince(before int64) int64 { return f.calls() - before }
+
+// confirmed is the cluster's answer for every token: default/default.
+var confirmed = authenticationv1.UserInfo{
+	Username: "system:serviceaccount:default:default", UID: "6b1e6f1c-0000-4000-8000-000000000001",
+	Groups: []string{"system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"},
+}
+
+func (f *fakeUpstream) answer(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for cur := f.maxFlight.Load(); n > cur && !f.maxFlight.CompareAndSwap(cur, n); cur = f.maxFlight.Load() {
+	}
+	select {
+	case <-time.After(time.Duration(f.delay.Load())):
+	case <-r.Context().Done():
+		return
+	}
+	switch upstreamMode(f.mode.Load()) {
+	case upstream500:
+		fakeapiserver.Text(http.StatusInternalServerError, "")(w, r, review)
+	case upstream429:
+		fakeapiserver.APIStatus(http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, f.retryAfter)(w, r, review)
+	default:
+		fakeapiserver.Respond(w, review.Spec, authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: review.Spec.Audiences, User: confirmed})
+	}
 }
 
 // writeKubeconfig writes a kubeconfig for server, trusting caPEM, with a
@@ -72,66 +101,6 @@ func writeKubeconfig(t *testing.T, server string, caPEM []byte, token string) st
 		t.Fatal(err)
 	}
 	return path
-}
-
-func (f *fakeUpstream) setMode(m upstreamMode)        { f.mode.Store(int32(m)) }
-func (f *fakeUpstream) setDelay(d time.Duration)      { f.delay.Store(int64(d)) }
-func (f *fakeUpstream) callsSince(before int64) int64 { return f.calls.Load() - before }
-
-func (f *fakeUpstream) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != reviewPath {
-		http.NotFound(w, r)
-		return
-	}
-	f.calls.Add(1)
-	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
-	for cur := f.maxFlight.Load(); n > cur && !f.maxFlight.CompareAndSwap(cur, n); cur = f.maxFlight.Load() {
-	}
-	var in authenticationv1.TokenReview
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, "bad review", http.StatusBadRequest)
-		return
-	}
-	select {
-	case <-time.After(time.Duration(f.delay.Load())):
-	case <-r.Context().Done():
-		return
-	}
-	switch upstreamMode(f.mode.Load()) {
-	case upstream500:
-		http.Error(w, "etcd is down", http.StatusInternalServerError)
-	case upstream429:
-		writeAPIStatus(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, f.retryAfter)
-	default:
-		out := authenticationv1.TokenReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
-			Spec:     in.Spec,
-			Status: authenticationv1.TokenReviewStatus{
-				Authenticated: true, Audiences: in.Spec.Audiences,
-				User: authenticationv1.UserInfo{Username: "system:serviceaccount:default:default", UID: "6b1e6f1c-0000-4000-8000-000000000001",
-					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"}},
-			},
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(out)
-	}
-}
-
-// writeAPIStatus answers as kube-apiserver does when it refuses a request.
-func writeAPIStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, retryAfter int) {
-	st := metav1.Status{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
-		Status:   metav1.StatusFailure, Code: int32(code), Reason: reason, Message: "answered by the fault test",
-	}
-	if retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-		st.Details = &metav1.StatusDetails{RetryAfterSeconds: int32(retryAfter)}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(st)
 }
 
 // Figures of the upstream faults. The breaker's own numbers are
@@ -186,10 +155,10 @@ func TestUpstream500(t *testing.T) {
 		}
 		unavailable(t, r, "issuer's cluster is unavailable: circuit open after repeated failures", noCallLatency)
 	}
-	if got := up.calls.Load(); got != breakerThreshold {
+	if got := up.calls(); got != breakerThreshold {
 		t.Fatalf("got %d upstream calls for %d reviews, want %d", got, reviews, breakerThreshold)
 	}
-	t.Logf("%d reviews against a cluster answering 500: %d upstream calls", reviews, up.calls.Load())
+	t.Logf("%d reviews against a cluster answering 500: %d upstream calls", reviews, up.calls())
 }
 
 // TestUpstream429RetryAfter: kube-apiserver's 429 with Retry-After: 3
@@ -207,7 +176,7 @@ func TestUpstream429RetryAfter(t *testing.T) {
 	}
 	opened := time.Now()
 	retryAfter := time.Duration(up.retryAfter) * time.Second
-	before := up.calls.Load()
+	before := up.calls()
 	answered := 0
 	for time.Since(opened) < retryAfter-openMargin {
 		unavailable(t, tf.mustReview(t, is.token(t, claims{})), "circuit open", noCallLatency)
@@ -257,7 +226,7 @@ func TestUpstreamSlow(t *testing.T) {
 	tok := is.token(t, claims{})
 	slow := tf.mustReview(t, tok)
 	accepted(t, slow, is.username(), slowDelay+slowAnswerSlack)
-	before := up.calls.Load()
+	before := up.calls()
 	again := tf.mustReview(t, tok)
 	accepted(t, again, is.username(), noCallLatency)
 	if n := up.callsSince(before); n != 0 {
@@ -316,7 +285,7 @@ func TestUpstreamFlapping(t *testing.T) {
 	var report []string
 	for phase := range flapPhases {
 		up.setMode(upstream500)
-		before := up.calls.Load()
+		before := up.calls()
 		reviewFor(t, tf, is, flapDown, flapInterval, func(result) {})
 		downCalls := up.callsSince(before)
 		if downCalls > breakerThreshold {

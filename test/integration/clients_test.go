@@ -1,9 +1,14 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,10 +56,15 @@ func TestKubeAPIServerWebhookClient(t *testing.T) {
 }
 
 // TestClientGo points client-go's TokenReview client at tokenfed, which
-// serves kube-apiserver's own path.
+// serves kube-apiserver's own path. The answer's apiVersion and kind are
+// checked on the wire: client-go's typed client clears TypeMeta when it
+// decodes, so the decoded object cannot show them.
 func TestClientGo(t *testing.T) {
 	p := startTokenfed(t, nil)
-	cs, err := kubernetes.NewForConfig(p.RESTConfig())
+	bodies := &bodyRecorder{}
+	cfg := p.RESTConfig()
+	cfg.WrapTransport = bodies.wrap
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +79,50 @@ func TestClientGo(t *testing.T) {
 	if got.Spec.Token != "" {
 		t.Fatalf("response echoes spec.token")
 	}
-	if got.APIVersion != "authentication.k8s.io/v1" && got.Kind != "" {
-		t.Fatalf("got apiVersion %q, want authentication.k8s.io/v1", got.APIVersion)
+	var wire metav1.TypeMeta
+	if err := json.Unmarshal(bodies.last(), &wire); err != nil {
+		t.Fatalf("got answer %q, want JSON: %v", bodies.last(), err)
 	}
+	if wire.APIVersion != "authentication.k8s.io/v1" || wire.Kind != "TokenReview" {
+		t.Fatalf("got apiVersion %q, kind %q on the wire, want authentication.k8s.io/v1 TokenReview", wire.APIVersion, wire.Kind)
+	}
+}
+
+// bodyRecorder keeps the body of the last response its round tripper
+// read, as it came off the wire, and hands the client an unread copy.
+type bodyRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	body []byte
+}
+
+// wrap is a rest.Config's WrapTransport.
+func (b *bodyRecorder) wrap(next http.RoundTripper) http.RoundTripper {
+	b.next = next
+	return b
+}
+
+func (b *bodyRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.body = body
+	b.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+func (b *bodyRecorder) last() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.body
 }
 
 // TestCallerWithoutClientCertificate: with a client CA configured, callers

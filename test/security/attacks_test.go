@@ -148,7 +148,7 @@ func attackCases(t *testing.T, iss *fakeIssuer, spy string) []attackCase {
 		{name: "jku to the attacker's JWKS", token: sign(t, attacker, string(claims), map[string]any{"jku": spy + "/jwks"}), wantErr: errUnknownID},
 		{name: "x5u to the attacker's certificate", token: sign(t, attacker, string(claims), map[string]any{"x5u": spy + "/cert.pem"}), wantErr: errUnknownID},
 		{name: "jku and x5u with a trusted kid", token: sign(t, attacker.withKid(ecKid), string(claims), remote), wantErr: errSignature},
-		{name: "attacker key embedded as jwk", token: sign(t, attacker.withKid(""), string(claims), map[string]any{"jwk": jose.JSONWebKey{Key: attackerKey.Public()}}), wantErr: errSignature},
+		{name: "attacker key embedded as jwk", token: sign(t, attacker.withKid(""), string(claims), map[string]any{"jwk": jose.JSONWebKey{Key: attackerKey().Public()}}), wantErr: errSignature},
 		{name: "unknown crit header", token: sign(t, rs256, string(claims), map[string]any{"crit": []string{"urn:example:ext"}, "urn:example:ext": true}), wantErr: errCrit},
 		// Time.
 		{name: "expired an hour ago", token: tok(rs256, map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix()}), wantErr: errExpired},
@@ -194,8 +194,7 @@ func attackCases(t *testing.T, iss *fakeIssuer, spy string) []attackCase {
 // hsConfusion signs HS256 with the RSA public key's PEM as the HMAC secret:
 // a verifier that picks the algorithm from the header would accept it.
 func hsConfusion() signer {
-	keys()
-	der, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(&rsaKey().PublicKey)
 	if err != nil {
 		panic(err)
 	}

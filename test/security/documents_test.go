@@ -11,6 +11,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 // docServer serves an issuer's discovery document and JWKS as the test sets
@@ -55,10 +57,7 @@ func (d *docServer) set(issuer string, keys ...jose.JSONWebKey) {
 
 // goodKeys are the fake issuer's two signing keys.
 func goodKeys() []jose.JSONWebKey {
-	return []jose.JSONWebKey{
-		{Key: rsaKey.Public(), KeyID: rsaKid, Use: "sig", Algorithm: string(jose.RS256)},
-		{Key: ecKey.Public(), KeyID: ecKid, Use: "sig", Algorithm: string(jose.ES256)},
-	}
+	return []jose.JSONWebKey{jwstest.PublicJWK(rsaKey(), rsaKid, jose.RS256), jwstest.PublicJWK(ecKey(), ecKid, jose.ES256)}
 }
 
 // documentSteps change what the issuer serves, in order, on one running
@@ -86,8 +85,8 @@ var documentSteps = []struct {
 		name: "every key dropped",
 		keys: func() []jose.JSONWebKey {
 			return []jose.JSONWebKey{
-				{Key: rsaKey.Public(), KeyID: rsaKid, Algorithm: string(jose.HS256)},
-				{Key: ecKey.Public(), KeyID: ecKid, Use: "enc"},
+				{Key: rsaKey().Public(), KeyID: rsaKid, Algorithm: string(jose.HS256)},
+				{Key: ecKey().Public(), KeyID: ecKid, Use: "enc"},
 			}
 		},
 		wantCause:   `no usable keys: 2 keys dropped: kid "rsa-1": alg "HS256" not allowed; kid "ec-1": use "enc" is not sig`,
@@ -98,8 +97,8 @@ var documentSteps = []struct {
 		name: "the EC private key published",
 		keys: func() []jose.JSONWebKey {
 			return []jose.JSONWebKey{
-				{Key: rsaKey.Public(), KeyID: rsaKid, Algorithm: string(jose.HS256)},
-				{Key: ecKey, KeyID: ecKid},
+				{Key: rsaKey().Public(), KeyID: rsaKid, Algorithm: string(jose.HS256)},
+				{Key: ecKey(), KeyID: ecKid},
 			}
 		},
 		wantCause:   `no usable keys: 2 keys dropped: kid "rsa-1": alg "HS256" not allowed; kid "ec-1": publishes private key material ("d")`,
@@ -132,7 +131,7 @@ func TestIssuerDocuments(t *testing.T) {
 		docs.set(issuer, step.keys()...)
 		cause := strings.ReplaceAll(step.wantCause, "<ISSUER>", iss.URL())
 		line := waitForCause(t, tf, cause)
-		if d := base64.RawURLEncoding.EncodeToString(ecKey.D.FillBytes(make([]byte, 32))); strings.Contains(line, d) {
+		if d := base64.RawURLEncoding.EncodeToString(ecKey().D.FillBytes(make([]byte, 32))); strings.Contains(line, d) {
 			t.Fatalf("%s: got readiness %q, want no key material", step.name, line)
 		}
 		checkTokens(t, tf, iss, step.name, step.accepted, step.refused)

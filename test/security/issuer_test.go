@@ -2,8 +2,6 @@ package security
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"encoding/pem"
@@ -20,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
 const (
@@ -29,29 +28,11 @@ const (
 	ecKid         = "ec-1"
 )
 
-var (
-	keysOnce sync.Once
-	rsaKey   *rsa.PrivateKey
-	ecKey    *ecdsa.PrivateKey
-	// attackerKey is trusted by nobody.
-	attackerKey *ecdsa.PrivateKey
-)
-
-// keys are generated once per test binary: RSA generation is slow under -race.
-func keys() {
-	keysOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-		if attackerKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-	})
-}
+// The issuer's keys, and attackerKey, which nobody trusts, are jwstest's
+// shared ones.
+func rsaKey() *rsa.PrivateKey        { return jwstest.RSAKey(0) }
+func ecKey() *ecdsa.PrivateKey       { return jwstest.ECKey(0) }
+func attackerKey() *ecdsa.PrivateKey { return jwstest.ECKey(1) }
 
 // issuerMode is how the fake issuer answers.
 type issuerMode int32
@@ -81,7 +62,6 @@ type fakeIssuer struct {
 
 func newFakeIssuer(t *testing.T) *fakeIssuer {
 	t.Helper()
-	keys()
 	f := &fakeIssuer{release: make(chan struct{}), hits: map[string]int{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serveHTTP))
 	t.Cleanup(f.stop)
@@ -134,10 +114,7 @@ func (f *fakeIssuer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case discoveryPath:
 		writeJSON(w, map[string]any{"issuer": f.URL(), "jwks_uri": f.URL() + jwksPath})
 	case jwksPath:
-		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-			{Key: rsaKey.Public(), KeyID: rsaKid, Use: "sig", Algorithm: string(jose.RS256)},
-			{Key: ecKey.Public(), KeyID: ecKid, Use: "sig", Algorithm: string(jose.ES256)},
-		}})
+		writeJSON(w, jose.JSONWebKeySet{Keys: goodKeys()})
 	default:
 		http.NotFound(w, r)
 	}

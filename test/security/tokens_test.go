@@ -26,10 +26,10 @@ type signer struct {
 }
 
 var (
-	rs256 = signer{jose.RS256, rsaKid, func() any { return rsaKey }}
-	es256 = signer{jose.ES256, ecKid, func() any { return ecKey }}
+	rs256 = signer{jose.RS256, rsaKid, func() any { return rsaKey() }}
+	es256 = signer{jose.ES256, ecKid, func() any { return ecKey() }}
 	// attacker signs with a key nobody trusts.
-	attacker = signer{jose.ES256, "attacker-1", func() any { return attackerKey }}
+	attacker = signer{jose.ES256, "attacker-1", func() any { return attackerKey() }}
 )
 
 func (s signer) withKid(kid string) signer {

@@ -1,9 +1,10 @@
 package cache
 
 import (
-	"container/list"
+	"encoding/binary"
 	"sync"
-	"time"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 )
 
 // shard is one cache stripe with per-entry expiry, guarded by its own
@@ -13,75 +14,107 @@ import (
 // so without the split a flood of forgeries would push every real answer
 // out, and each real review would pay for its verification (or its
 // upstream call) again.
+//
+// An entry is one allocation of 112 bytes with its LRU links inside it,
+// indexed by the first 8 bytes of its key (the rest are compared on
+// lookup): with the interned identities (mapping.Interner) a cached token
+// costs about 300 bytes of heap, and few pointers for the GC to trace.
 type shard struct {
 	mu      sync.Mutex
-	entries map[[32]byte]*list.Element
-	// authenticated and failed are the two segments: front = most
-	// recently used.
+	entries map[uint64]*entry
+	// authenticated and failed are the two segments.
 	authenticated, failed segment
 }
 
-// segment is one LRU list and its bound.
+// segment is one LRU list, most recently used first, and its bound.
 type segment struct {
-	max int
-	lru *list.List
+	max, len int
+	// head is the list's sentinel: head.next is the most recently used.
+	head entry
 }
 
 type entry struct {
-	key     [32]byte
-	result  Result
-	expires time.Time
-	seg     *segment
+	key        [32]byte
+	prev, next *entry
+	seg        *segment
+	// expires is in nanoseconds since the cache's epoch.
+	expires    int64
+	response   *authenticator.Response
+	err        error
+	revalidate Revalidator
+	ok         bool
 }
 
 func newShard(maxAuthenticated, maxFailed int) *shard {
-	return &shard{
-		entries:       make(map[[32]byte]*list.Element),
-		authenticated: segment{max: maxAuthenticated, lru: list.New()},
-		failed:        segment{max: maxFailed, lru: list.New()},
-	}
+	s := &shard{entries: make(map[uint64]*entry)}
+	s.authenticated.init(maxAuthenticated)
+	s.failed.init(maxFailed)
+	return s
 }
 
-func (s *shard) get(key [32]byte, now time.Time) (Result, bool) {
+func (g *segment) init(max int) {
+	g.max = max
+	g.head.prev, g.head.next = &g.head, &g.head
+}
+
+func (g *segment) pushFront(e *entry) {
+	e.seg, e.prev, e.next = g, &g.head, g.head.next
+	g.head.next.prev = e
+	g.head.next = e
+	g.len++
+}
+
+func (g *segment) remove(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	g.len--
+}
+
+func index(key [32]byte) uint64 { return binary.LittleEndian.Uint64(key[8:]) }
+
+// get looks key up at now, in nanoseconds since the cache's epoch.
+func (s *shard) get(key [32]byte, now int64) (Result, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.entries[key]
-	if !ok {
+	e, ok := s.entries[index(key)]
+	if !ok || e.key != key {
 		return Result{}, false
 	}
-	e := el.Value.(*entry)
-	if !now.Before(e.expires) {
-		s.removeElement(el)
+	if now >= e.expires {
+		s.removeEntry(e)
 		return Result{}, false
 	}
-	e.seg.lru.MoveToFront(el)
-	return e.result, true
+	e.seg.remove(e)
+	e.seg.pushFront(e)
+	return Result{Response: e.response, OK: e.ok, Err: e.err, Revalidate: e.revalidate}, true
 }
 
 // set stores a result in its segment and reports whether an entry was
-// evicted for room.
-func (s *shard) set(key [32]byte, r Result, expires time.Time) bool {
+// evicted for room. An entry whose index another key shares (a 2^-64
+// chance) is replaced.
+func (s *shard) set(key [32]byte, r Result, expires int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if el, ok := s.entries[key]; ok {
-		s.removeElement(el)
+	if old, ok := s.entries[index(key)]; ok {
+		s.removeEntry(old)
 	}
 	seg := &s.failed
 	if r.OK && r.Err == nil {
 		seg = &s.authenticated
 	}
-	s.entries[key] = seg.lru.PushFront(&entry{key: key, result: r, expires: expires, seg: seg})
-	if seg.lru.Len() <= seg.max {
+	e := &entry{key: key, expires: expires, response: r.Response, err: r.Err, revalidate: r.Revalidate, ok: r.OK}
+	s.entries[index(key)] = e
+	seg.pushFront(e)
+	if seg.len <= seg.max {
 		return false
 	}
-	s.removeElement(seg.lru.Back())
+	s.removeEntry(seg.head.prev)
 	return true
 }
 
-func (s *shard) removeElement(el *list.Element) {
-	e := el.Value.(*entry)
-	e.seg.lru.Remove(el)
-	delete(s.entries, e.key)
+func (s *shard) removeEntry(e *entry) {
+	e.seg.remove(e)
+	delete(s.entries, index(e.key))
 }
 
 func (s *shard) len() int {

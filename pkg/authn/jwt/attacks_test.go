@@ -1,6 +1,8 @@
 package jwt
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -35,23 +37,23 @@ func attacks(t *testing.T, payload string, spy string) []attack {
 	other := strings.Split(signRaw(t, rk, jose.RS256, "rsa1", strings.Replace(payload, `"`, `"x`, 1), nil), ".")
 	remote := map[string]any{"jku": spy + "/jwks", "x5u": spy + "/cert"}
 	return []attack{
-		{"alg none", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, ""), keyset.ErrMalformed},
-		{"alg none with a signature", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, "x"), keyset.ErrAlgorithm},
-		{"HS256 keyed with the RSA public key", signRaw(t, pubPEM, jose.HS256, "rsa1", payload, nil), keyset.ErrAlgorithm},
-		{"signature from another payload", seg[0] + "." + seg[1] + "." + other[2], keyset.ErrSignature},
-		{"attacker key", signRaw(t, attacker, jose.ES256, "ec1", payload, nil), keyset.ErrSignature},
+		{"alg none", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, ""), jws.ErrMalformed},
+		{"alg none with a signature", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, "x"), jws.ErrAlgorithm},
+		{"HS256 keyed with the RSA public key", signRaw(t, pubPEM, jose.HS256, "rsa1", payload, nil), jws.ErrAlgorithm},
+		{"signature from another payload", seg[0] + "." + seg[1] + "." + other[2], jws.ErrSignature},
+		{"attacker key", signRaw(t, attacker, jose.ES256, "ec1", payload, nil), jws.ErrSignature},
 		{"unknown kid", signRaw(t, rk, jose.RS256, "nope", payload, nil), keyset.ErrUnknownKey},
 		{"kid with path chars", signRaw(t, rk, jose.RS256, "../../etc/passwd", payload, nil), keyset.ErrUnknownKey},
-		{"attacker key behind jku/x5u", signRaw(t, attacker, jose.ES256, "ec1", payload, remote), keyset.ErrSignature},
-		{"attacker key embedded as jwk", signRaw(t, attacker, jose.ES256, "", payload, map[string]any{"jwk": jose.JSONWebKey{Key: attacker.Public()}}), keyset.ErrSignature},
-		{"unknown crit", signRaw(t, rk, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"urn:x"}, "urn:x": true}), keyset.ErrCriticalHeader},
-		{"newline in a segment", seg[0] + "." + seg[1][:8] + "\n" + seg[1][8:] + "." + seg[2], keyset.ErrMalformed},
-		{"padding", valid + "=", keyset.ErrMalformed},
-		{"standard alphabet", seg[0] + "." + seg[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(seg[2]) + "+/", keyset.ErrMalformed},
-		{"garbage", "garbage", keyset.ErrMalformed},
-		{"JWE", seg[0] + ".a.b.c.d", keyset.ErrMalformed},
-		{"JSON serialization", jsonSerialization(t, valid), keyset.ErrMalformed},
-		{"1 MiB token", seg[0] + "." + strings.Repeat("A", 1<<20) + "." + seg[2], keyset.ErrMalformed},
+		{"attacker key behind jku/x5u", signRaw(t, attacker, jose.ES256, "ec1", payload, remote), jws.ErrSignature},
+		{"attacker key embedded as jwk", signRaw(t, attacker, jose.ES256, "", payload, map[string]any{"jwk": jose.JSONWebKey{Key: attacker.Public()}}), jws.ErrSignature},
+		{"unknown crit", signRaw(t, rk, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"urn:x"}, "urn:x": true}), jws.ErrCriticalHeader},
+		{"newline in a segment", seg[0] + "." + seg[1][:8] + "\n" + seg[1][8:] + "." + seg[2], jws.ErrMalformed},
+		{"padding", valid + "=", jws.ErrMalformed},
+		{"standard alphabet", seg[0] + "." + seg[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(seg[2]) + "+/", jws.ErrMalformed},
+		{"garbage", "garbage", jws.ErrMalformed},
+		{"JWE", seg[0] + ".a.b.c.d", jws.ErrMalformed},
+		{"JSON serialization", jsonSerialization(t, valid), jws.ErrMalformed},
+		{"1 MiB token", seg[0] + "." + strings.Repeat("A", 1<<20) + "." + seg[2], jws.ErrMalformed},
 	}
 }
 
@@ -68,7 +70,7 @@ func TestServiceAccountAttacks(t *testing.T) {
 	spy := newSpy(t)
 	b, _ := json.Marshal(boundClaims())
 	v, err := NewServiceAccountVerifier(ServiceAccountOptions{
-		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(t, DefaultServiceAccountAlgorithms...),
+		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(t, jws.DefaultServiceAccountAlgorithms...),
 		Clock: testingclock.NewFakePassiveClock(now),
 	})
 	if err != nil {
@@ -114,8 +116,8 @@ func TestOIDCDuplicateClaims(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	payload := `{"iss":"` + idpIssuer + `","aud":"tokenfed","sub":"alice","sub":"admin","tenant":"t1","exp":` + jsonInt(exp) + `}`
 	_, err := newOIDCVerifier(t).Verify(context.Background(), signRaw(t, rk, jose.RS256, "rsa1", payload, nil))
-	if !errContains(err, keyset.ErrMalformed.Error()) {
-		t.Fatalf("got error %v, want %v", err, keyset.ErrMalformed)
+	if !errContains(err, jws.ErrMalformed.Error()) {
+		t.Fatalf("got error %v, want %v", err, jws.ErrMalformed)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"math/big"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func benchToken(b *testing.B, key any, alg jose.SignatureAlgorithm, kid string) 
 
 func benchVerify(b *testing.B, token string) {
 	v, err := NewServiceAccountVerifier(ServiceAccountOptions{
-		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(b, DefaultServiceAccountAlgorithms...),
+		Issuers: []string{saIssuer}, Audiences: []string{apiAud}, Keys: staticKeySet(b, jws.DefaultServiceAccountAlgorithms...),
 		Clock: testingclock.NewFakePassiveClock(now),
 	})
 	if err != nil {

@@ -8,9 +8,6 @@ import (
 	tokenjwt "k8s.io/apiserver/pkg/authentication/token/jwt"
 )
 
-// LegacyIssuer is the iss of secret-based service-account tokens.
-const LegacyIssuer = "kubernetes/serviceaccount"
-
 // saClaims is everything a service-account token may carry, decoded in one
 // pass. The private claim layout is kube-apiserver's
 // (pkg/serviceaccount/claims.go and legacy.go).

@@ -5,11 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,38 +17,17 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
-var (
-	keysOnce sync.Once
-	rsaKey   *rsa.PrivateKey
-	ecKey    *ecdsa.PrivateKey
-)
-
-// testKeys are shared: RSA key generation is slow under -race.
+// testKeys are jwstest's shared keys.
 func testKeys() (*rsa.PrivateKey, *ecdsa.PrivateKey) {
-	keysOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-	})
-	return rsaKey, ecKey
+	return jwstest.RSAKey(0), jwstest.ECKey(0)
 }
 
 // staticKeySet serves the test keys as kids "rsa1" and "ec1".
 func staticKeySet(t testing.TB, algs ...string) *keyset.KeySet {
 	t.Helper()
 	rk, ek := testKeys()
-	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: rk.Public(), KeyID: "rsa1", Use: "sig"},
-		{Key: ek.Public(), KeyID: "ec1", Use: "sig"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keyset.New(keyset.Options{IssuerName: "test", StaticJWKS: doc, Algorithms: algs})
+	doc := jwstest.JWKS(jwstest.PublicJWK(rk, "rsa1", ""), jwstest.PublicJWK(ek, "ec1", ""))
+	ks, err := keyset.New(keyset.Options{IssuerName: "test", StaticJWKS: []byte(doc), Algorithms: algs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,21 +53,18 @@ func withJWTType(extra map[string]any) map[string]any {
 	return h
 }
 
-// signClaims marshals claims and signs them RS256 with kid rsa1.
+// signClaims signs claims RS256 with kid rsa1.
 func signClaims(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	b, err := json.Marshal(claims)
+	rk, _ := testKeys()
+	out, err := jwstest.SignClaims(rk, jose.RS256, "rsa1", claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rk, _ := testKeys()
-	return signRaw(t, rk, jose.RS256, "rsa1", string(b), nil)
+	return out
 }
 
-func rawToken(header, payload, sig string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + enc([]byte(sig))
-}
+func rawToken(header, payload, sig string) string { return jwstest.Raw(header, payload, sig) }
 
 // spyServer counts requests; tokens may name it, tokenfed must never call it.
 type spyServer struct {

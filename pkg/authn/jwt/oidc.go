@@ -2,20 +2,17 @@ package jwt
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
-	josejson "github.com/go-jose/go-jose/v4/json"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/plugin/pkg/authenticator/token/oidc"
 
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
 )
 
 // maxErrorLen bounds error text passed on from the OIDC authenticator, whose
@@ -87,10 +84,18 @@ func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, erro
 // A username or group mapped from empty claims is refused or dropped (see
 // bareNames).
 func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error) {
-	if err := route.CheckEncoding(token); err != nil {
-		return nil, keyset.ErrMalformed
+	t, err := jws.Parse(token)
+	if err != nil {
+		return nil, jws.ErrMalformed
 	}
-	resp, ok, err := v.authn.AuthenticateToken(ctx, token)
+	return v.VerifyToken(ctx, t)
+}
+
+// VerifyToken is Verify for a parsed token. The parse travels in the
+// context to the key set (jws.ParseOnce), which kube-apiserver's
+// authenticator hands the raw token.
+func (v *OIDCVerifier) VerifyToken(ctx context.Context, t *jws.Token) (*Result, error) {
+	resp, ok, err := v.authn.AuthenticateToken(jws.WithParsed(ctx, t), t.Raw)
 	if err != nil {
 		return nil, shorten(err)
 	}
@@ -100,7 +105,7 @@ func (v *OIDCVerifier) Verify(ctx context.Context, token string) (*Result, error
 	if resp, err = v.bare.check(resp); err != nil {
 		return nil, err
 	}
-	c, err := payloadClaims(token)
+	c, err := oidcClaimsOf(&t.Claims)
 	if err != nil {
 		return nil, err
 	}
@@ -130,24 +135,24 @@ func (v *OIDCVerifier) answerAudiences(ctx context.Context, tokenAuds authentica
 }
 
 type oidcClaims struct {
-	Expiry   *josejwt.NumericDate `json:"exp"`
-	Audience josejwt.Audience     `json:"aud"`
+	Expiry   *josejwt.NumericDate
+	Audience josejwt.Audience
 }
 
-// payloadClaims decodes exp and aud from a token the authenticator has just
+// oidcClaimsOf decodes exp and aud from a token the authenticator has just
 // verified, so the payload is trusted here.
-func payloadClaims(token string) (*oidcClaims, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, keyset.ErrMalformed
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, keyset.ErrMalformed
-	}
+func oidcClaimsOf(o *jws.Object) (*oidcClaims, error) {
 	c := &oidcClaims{}
-	if err := josejson.Unmarshal(raw, c); err != nil {
-		return nil, keyset.ErrMalformed
+	var err error
+	if raw, ok := o.Get("exp"); ok {
+		if c.Expiry, err = decodeNumericDate(raw); err != nil {
+			return nil, jws.ErrMalformed
+		}
+	}
+	if raw, ok := o.Get("aud"); ok {
+		if c.Audience, err = decodeAudience(raw); err != nil {
+			return nil, jws.ErrMalformed
+		}
 	}
 	return c, nil
 }

@@ -1,12 +1,6 @@
 package jwt
 
-import (
-	"encoding/base64"
-	"encoding/json"
-	"strings"
-
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
-)
+import "github.com/tokenfed/tokenfed/pkg/authn/jws"
 
 // PeekRefs reads the objects a service-account token depends on from its
 // claims, WITHOUT verifying it: for a token that could not be verified
@@ -17,22 +11,15 @@ import (
 // ok is false for a token whose claims name no ServiceAccount the way
 // kube-apiserver's validators require.
 func PeekRefs(token string) (refs Refs, ok bool) {
-	if len(token) > route.MaxTokenBytes {
-		return Refs{}, false
-	}
-	segs := strings.Split(token, ".")
-	if len(segs) != 3 {
-		return Refs{}, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(segs[1])
+	t, err := jws.Parse(token)
 	if err != nil {
 		return Refs{}, false
 	}
-	var c saClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
+	c, err := decodeSAClaims(&t.Claims)
+	if err != nil {
 		return Refs{}, false
 	}
-	if c.Issuer == LegacyIssuer {
+	if c.Issuer == jws.LegacyIssuer {
 		if c.checkLegacy() != nil {
 			return Refs{}, false
 		}

@@ -1,6 +1,8 @@
 package jwt
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -31,7 +33,7 @@ func TestPeekRefs(t *testing.T) {
 		t.Errorf("bound: got %+v, %v; want %+v", refs, ok, want)
 	}
 	legacy := unsigned(t, map[string]any{
-		"iss": LegacyIssuer, "sub": "system:serviceaccount:ns:robot",
+		"iss": jws.LegacyIssuer, "sub": "system:serviceaccount:ns:robot",
 		"kubernetes.io/serviceaccount/namespace":            "ns",
 		"kubernetes.io/serviceaccount/secret.name":          "robot-token",
 		"kubernetes.io/serviceaccount/service-account.name": "robot",
@@ -45,7 +47,7 @@ func TestPeekRefs(t *testing.T) {
 	for name, token := range map[string]string{
 		"no kubernetes.io claims": unsigned(t, map[string]any{"iss": "https://hub", "sub": "x"}),
 		"no ServiceAccount UID":   unsigned(t, map[string]any{"kubernetes.io": map[string]any{"namespace": "ns", "serviceaccount": map[string]any{"name": "app"}}}),
-		"legacy, sub of another":  unsigned(t, map[string]any{"iss": LegacyIssuer, "sub": "system:serviceaccount:ns:other", "kubernetes.io/serviceaccount/namespace": "ns", "kubernetes.io/serviceaccount/secret.name": "s", "kubernetes.io/serviceaccount/service-account.name": "robot", "kubernetes.io/serviceaccount/service-account.uid": "u"}),
+		"legacy, sub of another":  unsigned(t, map[string]any{"iss": jws.LegacyIssuer, "sub": "system:serviceaccount:ns:other", "kubernetes.io/serviceaccount/namespace": "ns", "kubernetes.io/serviceaccount/secret.name": "s", "kubernetes.io/serviceaccount/service-account.name": "robot", "kubernetes.io/serviceaccount/service-account.uid": "u"}),
 		"not a JWT":               "opaque",
 		"payload not base64url":   "e30.!!!.sig",
 	} {

@@ -4,21 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/utils/clock"
 
-	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
-	"github.com/tokenfed/tokenfed/pkg/authn/route"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 )
-
-// DefaultServiceAccountAlgorithms are the algorithms kube-apiserver signs
-// service-account tokens with (pkg/serviceaccount/jwt.go and the external
-// signer's header check).
-var DefaultServiceAccountAlgorithms = []string{"RS256", "ES256", "ES384", "ES512"}
 
 // Time claim errors, worded as kube-apiserver words them.
 var (
@@ -31,7 +25,7 @@ var (
 // ServiceAccountOptions configure a ServiceAccountVerifier.
 type ServiceAccountOptions struct {
 	// Issuers are the accepted iss values (kube-apiserver
-	// --service-account-issuer). Add LegacyIssuer to recognise secret-based
+	// --service-account-issuer). Add jws.LegacyIssuer to recognise secret-based
 	// tokens, which then yield ErrLegacyNeedsUpstream.
 	Issuers []string
 	// Audiences are the cluster's API audiences (--api-audiences). They
@@ -40,7 +34,7 @@ type ServiceAccountOptions struct {
 	Audiences []string
 	// Keys verifies signatures; usually the issuer's *keyset.KeySet.
 	Keys Keys
-	// Algorithms is the allow-list; default DefaultServiceAccountAlgorithms.
+	// Algorithms is the allow-list; default jws.DefaultServiceAccountAlgorithms.
 	// The key set's own allow-list applies too.
 	Algorithms []string
 	// AllowMissingExpiry accepts bound-style tokens without exp. Off by
@@ -55,7 +49,7 @@ type ServiceAccountVerifier struct {
 	issuers    map[string]bool
 	audiences  authenticator.Audiences
 	keys       Keys
-	algs       []jose.SignatureAlgorithm
+	algs       []string
 	allowNoExp bool
 	clock      clock.PassiveClock
 }
@@ -80,19 +74,26 @@ func NewServiceAccountVerifier(opts ServiceAccountOptions) (*ServiceAccountVerif
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
-		algs = DefaultServiceAccountAlgorithms
+		algs = jws.DefaultServiceAccountAlgorithms
 	}
-	for _, a := range algs {
-		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
-	}
+	v.algs = slices.Clone(algs)
 	return v, nil
 }
 
-// Verify checks signature, issuer, audiences and time claims, then maps the
-// claims to the user kube-apiserver would report. It follows
-// pkg/serviceaccount's order: signature, issuer, audience, claims.
+// Verify parses token and verifies it as VerifyToken does.
 func (v *ServiceAccountVerifier) Verify(ctx context.Context, token string) (*Result, error) {
-	c, err := v.verifiedClaims(ctx, token)
+	t, err := jws.Parse(token)
+	if err != nil {
+		return nil, jws.ErrMalformed
+	}
+	return v.VerifyToken(ctx, t)
+}
+
+// VerifyToken checks signature, issuer, audiences and time claims, then
+// maps the claims to the user kube-apiserver would report. It follows
+// pkg/serviceaccount's order: signature, issuer, audience, claims.
+func (v *ServiceAccountVerifier) VerifyToken(ctx context.Context, t *jws.Token) (*Result, error) {
+	c, err := v.verifiedClaims(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (v *ServiceAccountVerifier) Verify(ctx context.Context, token string) (*Res
 	if err != nil {
 		return nil, err
 	}
-	if c.Issuer == LegacyIssuer {
+	if c.Issuer == jws.LegacyIssuer {
 		if err := c.checkLegacy(); err != nil {
 			return nil, err
 		}
@@ -130,31 +131,22 @@ func (v *ServiceAccountVerifier) Verify(ctx context.Context, token string) (*Res
 	}, nil
 }
 
-// verifiedClaims parses the token, checks its header and signature, and
-// decodes the claims. go-jose rejects duplicate claim names; CheckEncoding
-// rejects the spellings go-jose would tolerate.
-func (v *ServiceAccountVerifier) verifiedClaims(ctx context.Context, token string) (*saClaims, error) {
-	if err := route.CheckEncoding(token); err != nil {
-		return nil, keyset.ErrMalformed
-	}
-	tok, err := josejwt.ParseSigned(token, v.algs)
-	if err != nil {
-		return nil, keyset.ParseError(err)
-	}
-	h := tok.Headers[0]
-	if err := keyset.CheckHeader(h); err != nil {
+// verifiedClaims checks the header, then the signature with the key its
+// kid and alg select, then decodes the claims from the parse routing made.
+func (v *ServiceAccountVerifier) verifiedClaims(ctx context.Context, t *jws.Token) (*saClaims, error) {
+	if err := t.CheckHeader(v.algs); err != nil {
 		return nil, err
 	}
-	key, err := v.keys.Key(ctx, h.KeyID, h.Algorithm)
+	key, err := v.keys.Key(ctx, t.Header.Kid, t.Header.Alg)
 	if err != nil {
 		return nil, err
 	}
-	c := &saClaims{}
-	if err := tok.Claims(key, c); err != nil {
-		if errors.Is(err, jose.ErrCryptoFailure) {
-			return nil, keyset.ErrSignature
-		}
-		return nil, keyset.ErrMalformed
+	if err := t.Verify(key); err != nil {
+		return nil, err
+	}
+	c, err := decodeSAClaims(&t.Claims)
+	if err != nil {
+		return nil, jws.ErrMalformed
 	}
 	return c, nil
 }

@@ -1,6 +1,8 @@
 package jwt
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"errors"
 	"maps"
@@ -13,8 +15,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	testingclock "k8s.io/utils/clock/testing"
-
-	"github.com/tokenfed/tokenfed/pkg/authn/keyset"
 )
 
 const (
@@ -51,7 +51,7 @@ func boundClaims() map[string]any {
 // legacyClaims is what kube-apiserver put in secret-based tokens.
 func legacyClaims() map[string]any {
 	return map[string]any{
-		"iss": LegacyIssuer, "sub": "system:serviceaccount:ci:builder",
+		"iss": jws.LegacyIssuer, "sub": "system:serviceaccount:ci:builder",
 		"kubernetes.io/serviceaccount/namespace":            "ci",
 		"kubernetes.io/serviceaccount/secret.name":          "builder-token-x",
 		"kubernetes.io/serviceaccount/service-account.name": "builder",
@@ -108,8 +108,8 @@ func TestServiceAccountClaims(t *testing.T) {
 		{name: "webhook bound", set: map[string]any{"kubernetes.io": hookBound}, wantErr: errWebhookBound},
 		{name: "no namespace", set: map[string]any{"kubernetes.io": noNamespace}, wantErr: ErrClaims},
 		{name: "no private claims", set: map[string]any{"kubernetes.io": nil}, wantErr: ErrClaims},
-		{name: "private claims of the wrong type", set: map[string]any{"kubernetes.io": "ci"}, wantErr: keyset.ErrMalformed},
-		{name: "duplicate claim", token: signRaw(t, rsaKey, jose.RS256, "rsa1", `{"iss":"`+saIssuer+`","iss":"x"}`, nil), wantErr: keyset.ErrMalformed},
+		{name: "private claims of the wrong type", set: map[string]any{"kubernetes.io": "ci"}, wantErr: jws.ErrMalformed},
+		{name: "duplicate claim", token: signRaw(t, rsaKey, jose.RS256, "rsa1", `{"iss":"`+saIssuer+`","iss":"x"}`, nil), wantErr: jws.ErrMalformed},
 	})
 }
 
@@ -121,7 +121,7 @@ func TestServiceAccountTimes(t *testing.T) {
 		{name: "iat in the future", set: map[string]any{"iat": unix(now.Add(2 * time.Minute))}, wantErr: ErrIssuedInFuture},
 		{name: "missing exp", set: map[string]any{"exp": nil}, wantErr: ErrNoExpiry},
 		{name: "missing exp allowed", set: map[string]any{"exp": nil}, noExpOK: true, wantUser: saUser(podExtras), wantAuds: authenticator.Audiences{apiAud}, wantBound: BoundPod},
-		{name: "exp not a number", set: map[string]any{"exp": "soon"}, wantErr: keyset.ErrMalformed},
+		{name: "exp not a number", set: map[string]any{"exp": "soon"}, wantErr: jws.ErrMalformed},
 	})
 }
 
@@ -145,11 +145,11 @@ func TestServiceAccountAudiences(t *testing.T) {
 
 func runSACases(t *testing.T, cases []saCase) {
 	t.Helper()
-	ks := staticKeySet(t, DefaultServiceAccountAlgorithms...)
+	ks := staticKeySet(t, jws.DefaultServiceAccountAlgorithms...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := NewServiceAccountVerifier(ServiceAccountOptions{
-				Issuers: []string{saIssuer, LegacyIssuer}, Audiences: []string{apiAud}, Keys: ks,
+				Issuers: []string{saIssuer, jws.LegacyIssuer}, Audiences: []string{apiAud}, Keys: ks,
 				AllowMissingExpiry: tc.noExpOK, Clock: testingclock.NewFakePassiveClock(now),
 			})
 			if err != nil {

@@ -28,7 +28,7 @@ type jwkParts struct {
 	signers map[string]any
 }
 
-func newJWKParts(t *testing.T) *jwkParts {
+func newJWKParts(t testing.TB) *jwkParts {
 	t.Helper()
 	p := &jwkParts{parts: map[string]string{}, signers: map[string]any{}}
 	rsa2048, ec256 := testRSAKey(t), testECKey(t)
@@ -54,7 +54,7 @@ func newJWKParts(t *testing.T) *jwkParts {
 }
 
 // add records the members of key's JWK under name.
-func (p *jwkParts) add(t *testing.T, name string, key, signer any) {
+func (p *jwkParts) add(t testing.TB, name string, key, signer any) {
 	t.Helper()
 	b, err := json.Marshal(jose.JSONWebKey{Key: key})
 	if err != nil {
@@ -66,7 +66,7 @@ func (p *jwkParts) add(t *testing.T, name string, key, signer any) {
 	}
 }
 
-func (p *jwkParts) addMembers(t *testing.T, name string, doc []byte) {
+func (p *jwkParts) addMembers(t testing.TB, name string, doc []byte) {
 	t.Helper()
 	var m map[string]string
 	if err := json.Unmarshal(doc, &m); err != nil {
@@ -102,7 +102,7 @@ func quoteJSON(s string) string {
 
 // addRaw adds fragments no honest encoder produces: an RSA modulus that is
 // even or too long, a point off its curve, and certificates.
-func (p *jwkParts) addRaw(t *testing.T, ec *ecdsa.PrivateKey) {
+func (p *jwkParts) addRaw(t testing.TB, ec *ecdsa.PrivateKey) {
 	t.Helper()
 	enc := base64.RawURLEncoding.EncodeToString
 	n := testRSAKey(t).N.Bytes()
@@ -127,7 +127,7 @@ func (p *jwkParts) addRaw(t *testing.T, ec *ecdsa.PrivateKey) {
 	p.parts["CERT_OTHER"] = base64.StdEncoding.EncodeToString(selfSigned(t, other))
 }
 
-func selfSigned(t *testing.T, key *ecdsa.PrivateKey) []byte {
+func selfSigned(t testing.TB, key *ecdsa.PrivateKey) []byte {
 	t.Helper()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "jwk"}, NotAfter: epoch}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -138,7 +138,7 @@ func selfSigned(t *testing.T, key *ecdsa.PrivateKey) []byte {
 }
 
 // fill expands <NAME> placeholders.
-func (p *jwkParts) fill(t *testing.T, s string) string {
+func (p *jwkParts) fill(t testing.TB, s string) string {
 	t.Helper()
 	for name, v := range p.parts {
 		s = strings.ReplaceAll(s, "<"+name+">", v)

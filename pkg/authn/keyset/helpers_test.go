@@ -7,8 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -22,45 +20,14 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 )
 
-var (
-	rsaKeyOnce sync.Once
-	rsaKey     *rsa.PrivateKey
-	rsaKey2    *rsa.PrivateKey
-	rsaKey1024 *rsa.PrivateKey
-)
-
-// testRSAKey is shared: generating RSA keys is slow under -race.
-func testRSAKey(t testing.TB) *rsa.PrivateKey {
-	t.Helper()
-	rsaKeyOnce.Do(genRSAKeys)
-	return rsaKey
-}
+// testRSAKey is jwstest's first shared 2048-bit key.
+func testRSAKey(testing.TB) *rsa.PrivateKey { return jwstest.RSAKey(0) }
 
 // otherRSAKey is a second 2048-bit key, for keys that must differ.
-func otherRSAKey(t testing.TB) *rsa.PrivateKey {
-	t.Helper()
-	rsaKeyOnce.Do(genRSAKeys)
-	return rsaKey2
-}
+func otherRSAKey(testing.TB) *rsa.PrivateKey { return jwstest.RSAKey(1) }
 
 // weakRSAKey is under the 2048-bit floor.
-func weakRSAKey(t testing.TB) *rsa.PrivateKey {
-	t.Helper()
-	rsaKeyOnce.Do(genRSAKeys)
-	return rsaKey1024
-}
-
-func genRSAKeys() {
-	var err error
-	for _, k := range []struct {
-		dst  **rsa.PrivateKey
-		bits int
-	}{{&rsaKey, 2048}, {&rsaKey2, 2048}, {&rsaKey1024, 1024}} {
-		if *k.dst, err = rsa.GenerateKey(rand.Reader, k.bits); err != nil {
-			panic(err)
-		}
-	}
-}
+func weakRSAKey(testing.TB) *rsa.PrivateKey { return jwstest.WeakRSAKey() }
 
 func testECKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
@@ -73,16 +40,11 @@ func testECKey(t testing.TB) *ecdsa.PrivateKey {
 
 // publicJWK returns the public JWK of priv under kid.
 func publicJWK(priv crypto.Signer, kid, alg string) jose.JSONWebKey {
-	return jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: alg, Use: "sig"}
+	return jwstest.PublicJWK(priv, kid, jose.SignatureAlgorithm(alg))
 }
 
-func jwksDoc(t testing.TB, keys ...jose.JSONWebKey) []byte {
-	t.Helper()
-	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+func jwksDoc(_ testing.TB, keys ...jose.JSONWebKey) []byte {
+	return []byte(jwstest.JWKS(keys...))
 }
 
 // sign makes a compact JWS over payload. Extra headers are set verbatim.
@@ -97,10 +59,7 @@ func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, payloa
 
 // rawToken assembles header.payload.signature from plain strings, for tokens
 // no honest signer would produce.
-func rawToken(header, payload, sig string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + enc([]byte(sig))
-}
+func rawToken(header, payload, sig string) string { return jwstest.Raw(header, payload, sig) }
 
 // jwksServer is an httptest TLS server whose response can be changed and
 // whose requests are counted.

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"golang.org/x/sync/singleflight"
 	"k8s.io/utils/clock"
 )
@@ -22,11 +22,10 @@ import (
 // KeySet is safe for concurrent use. Construct it with New and start it with
 // Run.
 type KeySet struct {
-	opts     Options
-	clock    clock.Clock
-	algs     map[string]bool
-	joseAlgs []jose.SignatureAlgorithm
-	policy   policy
+	opts   Options
+	clock  clock.Clock
+	algs   map[string]bool
+	policy policy
 	// src is nil for inline static keys, which never change.
 	src source
 
@@ -68,7 +67,6 @@ func New(opts Options) (*KeySet, error) {
 	k := &KeySet{opts: opts, clock: opts.Clock, algs: map[string]bool{}, policy: policy{algs: opts.Algorithms}}
 	for _, a := range opts.Algorithms {
 		k.algs[a] = true
-		k.joseAlgs = append(k.joseAlgs, jose.SignatureAlgorithm(a))
 	}
 	if err := k.initSource(); err != nil {
 		return nil, fmt.Errorf("keyset %s: %w", opts.IssuerName, err)
@@ -143,7 +141,7 @@ func (k *KeySet) current() *snapshot {
 // costs more than one signature check.
 func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
 	if !k.algs[alg] {
-		return nil, ErrAlgorithm
+		return nil, jws.ErrAlgorithm
 	}
 	key, err := k.lookup(kid, alg)
 	if !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrNotReady) {
@@ -171,7 +169,7 @@ func (k *KeySet) lookup(kid, alg string) (crypto.PublicKey, error) {
 	}
 	key, err := onlyFit(candidates, alg)
 	if errors.Is(err, ErrUnknownKey) {
-		return nil, ErrAlgorithm
+		return nil, jws.ErrAlgorithm
 	}
 	return key, err
 }

@@ -1,6 +1,8 @@
 package keyset
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"crypto"
 	"errors"
@@ -52,7 +54,7 @@ var sharedKidTests = []struct {
 		name: "two RSA keys and an EC key share a kid",
 		keys: []string{`{<RSA>,"kid":"a"}`, `{<EC256>,"kid":"a"}`, `{<RSA_B>,"kid":"a"}`},
 		lookups: []kidLookup{
-			{kid: "a", alg: "RS256", wantErr: ErrAlgorithm},
+			{kid: "a", alg: "RS256", wantErr: jws.ErrAlgorithm},
 			{kid: "a", alg: "ES256", want: "EC256"},
 		},
 		wantDropped: `2 keys dropped: kid "a": shares its kid with another key for RS256; kid "a": shares its kid with another key for RS256`,

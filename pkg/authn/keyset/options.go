@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"k8s.io/utils/clock"
 )
 
@@ -20,16 +21,6 @@ const (
 	DefaultFetchTimeout       = 10 * time.Second
 	DefaultMaxResponseBytes   = 1 << 20
 )
-
-// knownAlgorithms are the asymmetric JWS algorithms a key set can verify.
-// HS* and "none" are absent on purpose: a key set holds public keys only,
-// so a symmetric algorithm could only ever mean key confusion.
-var knownAlgorithms = map[string]bool{
-	"RS256": true, "RS384": true, "RS512": true,
-	"PS256": true, "PS384": true, "PS512": true,
-	"ES256": true, "ES384": true, "ES512": true,
-	"EdDSA": true,
-}
 
 // Options configure one issuer's key set.
 //
@@ -113,7 +104,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if len(o.Algorithms) == 0 {
-		o.Algorithms = []string{string(jose.RS256)}
+		o.Algorithms = slices.Clone(jws.DefaultOIDCAlgorithms)
 	}
 	setDuration(&o.UnknownKidCooldown, DefaultUnknownKidCooldown)
 	setDuration(&o.MinRefresh, DefaultMinRefresh)
@@ -148,7 +139,7 @@ func (o *Options) validate() error {
 		return errors.New("issuer URL is required to check the discovery document")
 	}
 	for _, alg := range o.Algorithms {
-		if !knownAlgorithms[alg] {
+		if !jws.Supported(alg) {
 			return fmt.Errorf("algorithm %q is not supported", alg)
 		}
 	}

@@ -10,79 +10,47 @@ import (
 	"errors"
 	"fmt"
 
-	jose "github.com/go-jose/go-jose/v4"
-	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 )
 
-// Errors returned by Key and VerifySignature. They are short and carry no
-// token data, so callers may put them in a TokenReview status.
+// Errors returned by Key. They are short and carry no token data, so
+// callers may put them in a TokenReview status. Errors about the token
+// itself (jws.ErrAlgorithm, jws.ErrSignature, ...) are package jws's.
 var (
-	ErrMalformed      = errors.New("malformed token")
-	ErrAlgorithm      = errors.New("signing algorithm not allowed")
-	ErrCriticalHeader = errors.New("unsupported critical header")
-	ErrUnknownKey     = errors.New("unknown signing key")
+	ErrUnknownKey = errors.New("unknown signing key")
 	// ErrUnpublishedKey is an ErrUnknownKey that the issuer's current key
 	// set, fetched from the issuer within UnknownKidCooldown, does not hold:
 	// the issuer does not sign with that key.
 	ErrUnpublishedKey = fmt.Errorf("%w: the issuer's current key set does not hold it", ErrUnknownKey)
 	ErrAmbiguousKey   = errors.New("token has no kid and several keys fit")
 	ErrNotReady       = errors.New("signing keys are not loaded")
-	ErrSignature      = errors.New("invalid signature")
 )
 
 // VerifySignature implements the go-oidc v2 KeySet interface
 // (github.com/coreos/go-oidc), so a KeySet can be handed to
 // k8s.io/apiserver/plugin/pkg/authenticator/token/oidc as Options.KeySet.
 //
-// Only the compact serialization is accepted. The key comes from this set by
-// kid; jku, x5u, x5c and jwk headers are ignored, never fetched or trusted.
-// The payload's top-level keys must be unique: go-oidc decodes claims with
-// encoding/json, which would silently keep the last duplicate.
+// The token is parsed by package jws (or its parse is taken from ctx, see
+// jws.ParseOnce): compact serialization only, one spelling, no colliding
+// member names, so go-oidc's encoding/json decoding of the payload sees the
+// members tokenfed's own reads see. The key comes from this set by kid;
+// jku, x5u, x5c and jwk headers are ignored, never fetched or trusted.
 func (k *KeySet) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSignedCompact(token, k.joseAlgs)
+	t, err := jws.ParseOnce(ctx, token)
 	if err != nil {
-		return nil, ParseError(err)
+		return nil, jws.ErrMalformed
 	}
-	h := jws.Signatures[0].Header
-	if err := CheckHeader(h); err != nil {
+	if err := t.CheckHeader(k.opts.Algorithms); err != nil {
 		return nil, err
 	}
-	key, err := k.Key(ctx, h.KeyID, h.Algorithm)
+	key, err := k.Key(ctx, t.Header.Kid, t.Header.Alg)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, ErrSignature
+	if err := t.Verify(key); err != nil {
+		return nil, err
 	}
-	var top map[string]josejson.RawMessage
-	if err := josejson.Unmarshal(payload, &top); err != nil {
-		return nil, ErrMalformed
-	}
-	return payload, nil
-}
-
-// ParseError maps a go-jose parse error to ErrAlgorithm or ErrMalformed.
-// go-jose messages may quote header bytes, so they are never passed on.
-func ParseError(err error) error {
-	var unexpected *jose.ErrUnexpectedSignatureAlgorithm
-	if errors.As(err, &unexpected) {
-		return ErrAlgorithm
-	}
-	return ErrMalformed
-}
-
-// CheckHeader rejects any "crit" header: this verifier understands no JWS
-// extension, and RFC 7515 says a recipient must then reject the token.
-// "b64" is rejected with it because an unencoded payload is no JWT.
-func CheckHeader(h jose.Header) error {
-	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return ErrCriticalHeader
-	}
-	if _, ok := h.ExtraHeaders["b64"]; ok {
-		return ErrCriticalHeader
-	}
-	return nil
+	return t.Payload(), nil
 }
 
 // fits reports whether key can verify a signature made with alg. A JWK that

@@ -1,6 +1,9 @@
 package keyset
 
 import (
+	"encoding/base64"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -50,25 +53,27 @@ func TestVerifySignature(t *testing.T) {
 		{"es256", sign(t, f.ec, jose.ES256, "ec1", payload, nil), nil},
 		{"es256 without kid picks the only fit", sign(t, f.ec, jose.ES256, "", payload, nil), nil},
 		{"rs256 without kid is ambiguous", sign(t, f.rsa, jose.RS256, "", payload, nil), ErrAmbiguousKey},
-		{"alg none", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, ""), ErrAlgorithm},
-		{"HS256 keyed with the RSA public key", sign(t, pubPEM, jose.HS256, "rsa1", payload, nil), ErrAlgorithm},
-		{"HS256 keyed with the RSA DER", sign(t, pubDER, jose.HS256, "rsa1", payload, nil), ErrAlgorithm},
-		{"alg outside allow-list", sign(t, f.rsa, jose.RS384, "rsa1", payload, nil), ErrAlgorithm},
-		{"ES256 claimed for an RSA kid", sign(t, f.ec, jose.ES256, "rsa1", payload, nil), ErrAlgorithm},
-		{"RS256 for a JWK whose alg is unset but type is EC", sign(t, f.rsa, jose.RS256, "ec1", payload, nil), ErrAlgorithm},
-		{"signature over another payload", parts[0] + "." + other[1] + "." + parts[2], ErrSignature},
-		{"truncated signature", f.valid[:len(f.valid)-4], ErrSignature},
+		{"alg none", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, "x"), jws.ErrAlgorithm},
+		{"alg none, empty signature segment", rawToken(`{"alg":"none","kid":"rsa1"}`, payload, ""), jws.ErrMalformed},
+		{"HS256 keyed with the RSA public key", sign(t, pubPEM, jose.HS256, "rsa1", payload, nil), jws.ErrAlgorithm},
+		{"HS256 keyed with the RSA DER", sign(t, pubDER, jose.HS256, "rsa1", payload, nil), jws.ErrAlgorithm},
+		{"alg outside allow-list", sign(t, f.rsa, jose.RS384, "rsa1", payload, nil), jws.ErrAlgorithm},
+		{"ES256 claimed for an RSA kid", sign(t, f.ec, jose.ES256, "rsa1", payload, nil), jws.ErrAlgorithm},
+		{"RS256 for a JWK whose alg is unset but type is EC", sign(t, f.rsa, jose.RS256, "ec1", payload, nil), jws.ErrAlgorithm},
+		{"signature over another payload", parts[0] + "." + other[1] + "." + parts[2], jws.ErrSignature},
+		{"truncated signature", parts[0] + "." + parts[1] + "." + truncated(t, parts[2]), jws.ErrSignature},
+		{"signature with non-zero trailing bits", parts[0] + "." + parts[1] + "." + trailingBitSet(parts[2]), jws.ErrMalformed},
 		{"unknown kid", sign(t, f.rsa, jose.RS256, "nope", payload, nil), ErrUnknownKey},
 		{"kid with path chars", sign(t, f.rsa, jose.RS256, "../../etc/passwd", payload, nil), ErrUnknownKey},
-		{"unknown crit", sign(t, f.rsa, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"exp"}, "exp": 1}), ErrCriticalHeader},
-		{"b64 crit", sign(t, f.rsa, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"b64"}, "b64": true}), ErrCriticalHeader},
-		{"duplicate payload claim", sign(t, f.rsa, jose.RS256, "rsa1", `{"iss":"a","iss":"b"}`, nil), ErrMalformed},
-		{"payload not an object", sign(t, f.rsa, jose.RS256, "rsa1", `["iss"]`, nil), ErrMalformed},
-		{"duplicate header", rawToken(`{"alg":"RS256","kid":"rsa1","kid":"rsa2"}`, payload, "x"), ErrMalformed},
-		{"JWE", "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d", ErrMalformed},
-		{"JSON serialization", `{"payload":"e30","protected":"e30","signature":"AA"}`, ErrMalformed},
-		{"garbage", "not a token", ErrMalformed},
-		{"empty", "", ErrMalformed},
+		{"unknown crit", sign(t, f.rsa, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"exp"}, "exp": 1}), jws.ErrCriticalHeader},
+		{"b64 crit", sign(t, f.rsa, jose.RS256, "rsa1", payload, map[string]any{"crit": []string{"b64"}, "b64": true}), jws.ErrCriticalHeader},
+		{"duplicate payload claim", sign(t, f.rsa, jose.RS256, "rsa1", `{"iss":"a","iss":"b"}`, nil), jws.ErrMalformed},
+		{"payload not an object", sign(t, f.rsa, jose.RS256, "rsa1", `["iss"]`, nil), jws.ErrMalformed},
+		{"duplicate header", rawToken(`{"alg":"RS256","kid":"rsa1","kid":"rsa2"}`, payload, "x"), jws.ErrMalformed},
+		{"JWE", "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d", jws.ErrMalformed},
+		{"JSON serialization", `{"payload":"e30","protected":"e30","signature":"AA"}`, jws.ErrMalformed},
+		{"garbage", "not a token", jws.ErrMalformed},
+		{"empty", "", jws.ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,8 +110,8 @@ func TestHeadersNeverFetched(t *testing.T) {
 		want  error
 	}{
 		{"honest token with jku/x5u still verifies with our key", sign(t, f.rsa, jose.RS256, "rsa1", payload, headers), nil},
-		{"attacker token with jku", sign(t, attacker, jose.ES256, "ec1", payload, headers), ErrSignature},
-		{"attacker token with embedded jwk", sign(t, attacker, jose.ES256, "ec1", payload, withJWK), ErrSignature},
+		{"attacker token with jku", sign(t, attacker, jose.ES256, "ec1", payload, headers), jws.ErrSignature},
+		{"attacker token with embedded jwk", sign(t, attacker, jose.ES256, "ec1", payload, withJWK), jws.ErrSignature},
 		{"attacker kid only in jku set", sign(t, attacker, jose.ES256, "spy-only", payload, headers), ErrUnknownKey},
 	}
 	for _, tc := range tests {
@@ -125,8 +130,27 @@ func TestHeadersNeverFetched(t *testing.T) {
 func TestKeyRejectsDisallowedAlg(t *testing.T) {
 	f := newVerifyFixture(t)
 	for _, alg := range []string{"none", "HS256", "RS512", ""} {
-		if _, err := f.ks.Key(context.Background(), "rsa1", alg); !errors.Is(err, ErrAlgorithm) {
-			t.Errorf("alg %q: got error %v, want %v", alg, err, ErrAlgorithm)
+		if _, err := f.ks.Key(context.Background(), "rsa1", alg); !errors.Is(err, jws.ErrAlgorithm) {
+			t.Errorf("alg %q: got error %v, want %v", alg, err, jws.ErrAlgorithm)
 		}
 	}
+}
+
+// truncated is the signature segment sig without its last three bytes,
+// canonically encoded.
+func truncated(t *testing.T, sig string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw[:len(raw)-3])
+}
+
+// trailingBitSet re-spells sig, whose length is not a multiple of 4, with
+// the lowest unused bit of its last character set: the same bytes to a
+// lenient decoder, a second spelling to a strict one.
+func trailingBitSet(sig string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, sig[len(sig)-1])
+	return sig[:len(sig)-1] + string(alphabet[last|1])
 }

@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -12,19 +14,19 @@ var (
 	// ErrBearerScheme is a token sent with its HTTP authentication scheme.
 	// kube-apiserver's TokenReview does not strip it either; tokenfed says
 	// why instead of answering "not a JWT".
-	ErrBearerScheme = fmt.Errorf("%w: token includes the \"Bearer\" scheme; send only the token", ErrMalformed)
+	ErrBearerScheme = fmt.Errorf("%w: token includes the \"Bearer\" scheme; send only the token", jws.ErrMalformed)
 	// ErrContainsJWT is a token that is not a compact JWS but contains a
 	// JWT's header or payload. It is never opaque: an opaque token goes to
 	// the opaque upstream, and a JWT goes only to its own issuer's cluster.
-	ErrContainsJWT = fmt.Errorf("%w: token contains a JWT but is not one compact JWS", ErrMalformed)
+	ErrContainsJWT = fmt.Errorf("%w: token contains a JWT but is not one compact JWS", jws.ErrMalformed)
 	// ErrNotB64Token is an opaque token outside RFC 6750's b64token syntax.
-	ErrNotB64Token = fmt.Errorf("%w: opaque token is not an RFC 6750 b64token", ErrMalformed)
+	ErrNotB64Token = fmt.Errorf("%w: opaque token is not an RFC 6750 b64token", jws.ErrMalformed)
 	// ErrOpaqueTooCostly is an opaque token whose decodings would cost more
 	// to search for a JWT than any real opaque token does: it is refused
 	// rather than sent on unsearched.
-	ErrOpaqueTooCostly = fmt.Errorf("%w: opaque token is too long or repetitive to check for a JWT", ErrMalformed)
+	ErrOpaqueTooCostly = fmt.Errorf("%w: opaque token is too long or repetitive to check for a JWT", jws.ErrMalformed)
 
-	errControl = fmt.Errorf("%w: token contains whitespace, control or non-ASCII characters", ErrMalformed)
+	errControl = fmt.Errorf("%w: token contains whitespace, control or non-ASCII characters", jws.ErrMalformed)
 )
 
 // Canonical returns the one spelling of token that routing, verification
@@ -80,7 +82,7 @@ func hasBearerScheme(token string) bool {
 	return c == ' ' || c == '\t'
 }
 
-// CheckOpaque decides whether a token that Peek called ErrNotJWT may be
+// CheckOpaque decides whether a token that jws.Parse called ErrNotJWT may be
 // treated as opaque: it must be an RFC 6750 b64token
 // (1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=") and must
 // not contain a JWT. This is what keeps a mangled JWT of one issuer (two of
@@ -120,4 +122,8 @@ func isB64Token(s string) bool {
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func isBase64URL(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }

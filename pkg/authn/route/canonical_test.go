@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
@@ -28,12 +30,12 @@ func TestCanonical(t *testing.T) {
 		{"Bearer scheme", "Bearer " + valid, "", ErrBearerScheme},
 		{"bearer scheme, lower case", "bearer " + valid, "", ErrBearerScheme},
 		{"BEARER scheme with tab", "BEARER\t" + valid, "", ErrBearerScheme},
-		{"newline inside", valid[:10] + "\n" + valid[10:], "", ErrMalformed},
-		{"space between segments", strings.Replace(valid, ".", ". ", 1), "", ErrMalformed},
-		{"NUL inside", valid[:5] + "\x00" + valid[5:], "", ErrMalformed},
-		{"zero-width space before", "\u200b" + valid, "", ErrMalformed},
-		{"byte order mark before", "\ufeff" + valid, "", ErrMalformed},
-		{"DEL", valid + "\x7f", "", ErrMalformed},
+		{"newline inside", valid[:10] + "\n" + valid[10:], "", jws.ErrMalformed},
+		{"space between segments", strings.Replace(valid, ".", ". ", 1), "", jws.ErrMalformed},
+		{"NUL inside", valid[:5] + "\x00" + valid[5:], "", jws.ErrMalformed},
+		{"zero-width space before", "\u200b" + valid, "", jws.ErrMalformed},
+		{"byte order mark before", "\ufeff" + valid, "", jws.ErrMalformed},
+		{"DEL", valid + "\x7f", "", jws.ErrMalformed},
 		{"a token that starts with bearer but is one word", "bearerabc", "bearerabc", nil},
 	}
 	for _, tc := range tests {
@@ -188,7 +190,7 @@ func TestCheckOpaque(t *testing.T) {
 		{"padding inside", "ab=cd", ErrNotB64Token},
 
 		// Too costly to search: refused, not sent on unsearched.
-		{"16 KiB of one character", strings.Repeat("A", MaxTokenBytes), ErrOpaqueTooCostly},
+		{"16 KiB of one character", strings.Repeat("A", jws.MaxTokenBytes), ErrOpaqueTooCostly},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

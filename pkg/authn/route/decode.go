@@ -2,49 +2,7 @@ package route
 
 // Lenient decoders for ContainsJWT. They decode as much as they can and
 // never fail: the search is for what a mangled token still holds, not for
-// a canonical encoding (decodeSegment is that).
-
-// invalid marks a byte outside both base64 alphabets.
-const invalid = 0xff
-
-// base64Value maps both base64 alphabets to their 6-bit values.
-var base64Value = func() (t [256]byte) {
-	for i := range t {
-		t[i] = invalid
-	}
-	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" {
-		t[c] = byte(i)
-	}
-	t['+'], t['-'] = 62, 62
-	t['/'], t['_'] = 63, 63
-	return t
-}()
-
-// decodeLenient appends the base64 (either alphabet, either padding)
-// decoding of s to dst, up to the first byte outside both alphabets. A
-// final partial group is decoded too; its trailing bits are ignored.
-func decodeLenient(dst []byte, s string) []byte {
-	var acc uint32
-	n := 0
-	for i := 0; i < len(s); i++ {
-		v := base64Value[s[i]]
-		if v == invalid {
-			break
-		}
-		acc, n = acc<<6|uint32(v), n+1
-		if n == 4 {
-			dst = append(dst, byte(acc>>16), byte(acc>>8), byte(acc))
-			acc, n = 0, 0
-		}
-	}
-	switch n {
-	case 2:
-		dst = append(dst, byte(acc>>4))
-	case 3:
-		dst = append(dst, byte(acc>>10), byte(acc>>2))
-	}
-	return dst
-}
+// a canonical encoding (package jws reads tokens).
 
 // decodeHex decodes pairs of hex digits (either case) until a pair is not
 // hex; an odd last digit is dropped.

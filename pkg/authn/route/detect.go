@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"bytes"
 	"encoding/base64"
 	"net/url"
@@ -15,10 +17,10 @@ const (
 	// characters are the fewest that encode the start of a JSON object.
 	minText = 8
 	// searchBudget bounds the bytes one search decodes and scans: a random
-	// token of MaxTokenBytes with separators costs about 18 of them per
+	// token of jws.MaxTokenBytes with separators costs about 18 of them per
 	// byte. A crafted token could otherwise make nested decodings of many
 	// views cost seconds.
-	searchBudget = 24 * MaxTokenBytes
+	searchBudget = 24 * jws.MaxTokenBytes
 )
 
 // ContainsJWT reports whether s contains the base64 (either alphabet) of a
@@ -83,7 +85,7 @@ func (sc *search) inRun(run string, depth int) bool {
 	}
 	buf := make([]byte, 0, len(run)*3/4+2)
 	for a := 0; a < 4 && a < len(run); a++ {
-		buf = decodeLenient(buf[:0], run[a:])
+		buf = jws.DecodeLenient(buf[:0], run[a:])
 		if hasObjectStart(buf) || depth > 0 && sc.inText(buf, depth-1) {
 			return true
 		}
@@ -250,8 +252,11 @@ func runsOf[T ~string | ~[]byte](s T, cls uint8, minLen int) []T {
 const maxNameLen = 256
 
 // hasObjectStart finds, anywhere in b, how every JOSE header and claims set
-// begins: '{', JSON whitespace, a quoted member name of printable ASCII,
-// JSON whitespace, ':'. Random bytes match about once in 10^10 positions.
+// begins: '{', JSON whitespace, a quoted member name, JSON whitespace, ':'.
+// The name may hold any byte JSON allows unescaped, not only ASCII: a
+// claims set may start with a claim named in any script, and encoding/json
+// (Peek, go-oidc) reads invalid UTF-8 too. Random bytes match about once in
+// 10^9 positions.
 func hasObjectStart(b []byte) bool {
 	for i := bytes.IndexByte(b, '{'); i >= 0; {
 		if memberAfterBrace(b[i+1:]) {
@@ -278,7 +283,7 @@ func memberAfterBrace(b []byte) bool {
 			return len(rest) > 0 && rest[0] == ':'
 		case c == '\\':
 			i++
-		case c < ' ' || c > '~':
+		case c < ' ':
 			return false
 		}
 	}
@@ -398,7 +403,7 @@ const (
 var class = func() (t [256]uint8) {
 	for i := range t {
 		c := byte(i)
-		if base64Value[c] != invalid {
+		if isBase64URL(c) || c == '+' || c == '/' {
 			t[i] |= clsBase64
 		}
 		if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {

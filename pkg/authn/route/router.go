@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"errors"
 	"fmt"
@@ -132,7 +134,7 @@ func (r *Router) add(c Candidate) error {
 // cost each issuer sharing the iss an unknown-kid refetch, as a token with
 // an unknown kid does its own issuer: clusters rotate keys, and waiting for
 // the background refresh would refuse their tokens for up to maxRefresh.
-func (r *Router) Route(ctx context.Context, h Header) (string, error) {
+func (r *Router) Route(ctx context.Context, h jws.Header) (string, error) {
 	iss := canonicalIssuer(h.Issuer)
 	candidates := r.byIssuer[iss]
 	switch {
@@ -236,14 +238,11 @@ func canonicalIssuer(iss string) string {
 	return iss
 }
 
-// legacyIssuer is the iss of every cluster's secret-based tokens.
-const legacyIssuer = "kubernetes/serviceaccount"
-
 // sharedByNature reports whether clusters tokenfed does not know may use
 // iss too, so that a token carrying it is routed by kid even when one
 // issuer claims it: otherwise another cluster's token would be verified by
 // that issuer and, failing, sent to its cluster. These are
-//   - the legacy iss, which every cluster's secret-based tokens carry;
+//   - the legacy iss (jws.LegacyIssuer), which every cluster's secret-based tokens carry;
 //   - the API server's in-cluster name, kubernetes.default.svc[.<domain>],
 //     which names the local API server in every cluster: kubeadm's default
 //     issuer is https://kubernetes.default.svc.<dnsDomain>
@@ -252,7 +251,7 @@ const legacyIssuer = "kubernetes/serviceaccount"
 //
 // It is called with configured issuer URLs only, never a token's iss.
 func sharedByNature(iss string) bool {
-	if iss == legacyIssuer {
+	if iss == jws.LegacyIssuer {
 		return true
 	}
 	u, err := url.Parse(iss)
@@ -269,7 +268,7 @@ func sharedByNature(iss string) bool {
 // when its kid does not decide yet, every issuer sharing its iss. Nil means
 // no issuer would take the token. Callers' grants are checked against it
 // before anything is fetched or verified on their behalf.
-func (r *Router) Candidates(h Header) []string {
+func (r *Router) Candidates(h jws.Header) []string {
 	iss := canonicalIssuer(h.Issuer)
 	candidates := r.byIssuer[iss]
 	if len(candidates) == 0 {

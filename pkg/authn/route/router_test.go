@@ -1,6 +1,8 @@
 package route
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
+
 	"context"
 	"errors"
 	"slices"
@@ -120,10 +122,10 @@ var routeCases = []struct {
 	{name: "hub stale: a kid nobody holds refetches both", iss: shared,
 		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, edge: &fakeKeys{fetched: []string{"e"}}, kid: "x",
 		wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 1}},
-	{name: "legacy iss: hub's kid while edge is stale", iss: legacyIssuer,
+	{name: "legacy iss: hub's kid while edge is stale", iss: jws.LegacyIssuer,
 		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{unloaded: true, served: []string{"e"}, stillDown: true}, kid: "h",
 		want: "hub"},
-	{name: "legacy iss: hub's kid while edge never loaded", iss: legacyIssuer,
+	{name: "legacy iss: hub's kid while edge never loaded", iss: jws.LegacyIssuer,
 		hub: &fakeKeys{fetched: []string{"h"}}, edge: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, kid: "h",
 		wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{0, 1}},
 
@@ -141,13 +143,13 @@ var routeCases = []struct {
 	{name: "kubeadm's default iss, another cluster's kid", iss: kubeadm, hubWithoutEdge: true,
 		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
 	{name: "kubeadm's default iss, no kid", iss: kubeadm, hubWithoutEdge: true, hub: &fakeKeys{}, wantErr: ErrAmbiguous},
-	{name: "legacy iss, another cluster's kid", iss: legacyIssuer, hubWithoutEdge: true,
+	{name: "legacy iss, another cluster's kid", iss: jws.LegacyIssuer, hubWithoutEdge: true,
 		hub: &fakeKeys{assigned: []string{"h"}}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
-	{name: "legacy iss, hub never loaded", iss: legacyIssuer, hubWithoutEdge: true,
+	{name: "legacy iss, hub never loaded", iss: jws.LegacyIssuer, hubWithoutEdge: true,
 		hub: &fakeKeys{unloaded: true, neverLoaded: true, stillDown: true}, kid: "h", wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
-	{name: "legacy iss, hub stale: its old kid", iss: legacyIssuer, hubWithoutEdge: true,
+	{name: "legacy iss, hub stale: its old kid", iss: jws.LegacyIssuer, hubWithoutEdge: true,
 		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, kid: "h", wantErr: ErrKeysNotLoaded, wantRefetches: [2]int{1, 0}},
-	{name: "legacy iss, hub stale: another cluster's kid", iss: legacyIssuer, hubWithoutEdge: true,
+	{name: "legacy iss, hub stale: another cluster's kid", iss: jws.LegacyIssuer, hubWithoutEdge: true,
 		hub: &fakeKeys{unloaded: true, served: []string{"h"}, stillDown: true}, kid: "other", wantErr: ErrNoKeyMatch, wantRefetches: [2]int{1, 0}},
 
 	// An iss one issuer claims alone is that issuer's, whatever the kid:
@@ -161,9 +163,9 @@ var routeCases = []struct {
 func TestRoute(t *testing.T) {
 	for _, tc := range routeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			candidates := []Candidate{{Name: "hub", IssuerURLs: []string{shared, kubeadm, legacyIssuer}, Keys: tc.hub}}
+			candidates := []Candidate{{Name: "hub", IssuerURLs: []string{shared, kubeadm, jws.LegacyIssuer}, Keys: tc.hub}}
 			if !tc.hubWithoutEdge {
-				candidates = append(candidates, Candidate{Name: "edge", IssuerURLs: []string{shared, kubeadm, legacyIssuer}, Keys: tc.edge})
+				candidates = append(candidates, Candidate{Name: "edge", IssuerURLs: []string{shared, kubeadm, jws.LegacyIssuer}, Keys: tc.edge})
 			} else {
 				candidates[0].IssuerURLs = []string{tc.iss}
 			}
@@ -172,7 +174,7 @@ func TestRoute(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			got, err := r.Route(context.Background(), Header{Issuer: tc.iss, Kid: tc.kid})
+			got, err := r.Route(context.Background(), jws.Header{Issuer: tc.iss, Kid: tc.kid})
 
 			if got != tc.want || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Fatalf("got (%q, %v), want (%q, %v)", got, err, tc.want, tc.wantErr)
@@ -199,13 +201,13 @@ func TestRouteOtherIssuers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		h       Header
+		h       jws.Header
 		want    string
 		wantErr error
 	}{
-		{Header{Issuer: "https://idp.example"}, "idp", nil},
-		{Header{Issuer: "accounts.google.com"}, "google", nil},
-		{Header{}, "", ErrUnknownIssuer},
+		{jws.Header{Issuer: "https://idp.example"}, "idp", nil},
+		{jws.Header{Issuer: "accounts.google.com"}, "google", nil},
+		{jws.Header{}, "", ErrUnknownIssuer},
 	} {
 		got, err := r.Route(context.Background(), tc.h)
 		if got != tc.want || !errors.Is(err, tc.wantErr) {
@@ -216,7 +218,7 @@ func TestRouteOtherIssuers(t *testing.T) {
 
 func TestSharedByNature(t *testing.T) {
 	for iss, want := range map[string]bool{
-		legacyIssuer: true,
+		jws.LegacyIssuer: true,
 		"https://kubernetes.default.svc.cluster.local":  true,
 		"https://kubernetes.default.svc.corp.internal":  true,
 		"https://kubernetes.default.svc":                true,
@@ -252,7 +254,7 @@ func TestNewRouterValidation(t *testing.T) {
 			{Name: "a", IssuerURLs: []string{"https://x"}, Keys: &fakeKeys{}},
 			{Name: "b", IssuerURLs: []string{"https://x"}},
 		}, true},
-		{"legacy iss without keys", []Candidate{{Name: "a", IssuerURLs: []string{legacyIssuer}}}, true},
+		{"legacy iss without keys", []Candidate{{Name: "a", IssuerURLs: []string{jws.LegacyIssuer}}}, true},
 		{"kubeadm's default iss without keys", []Candidate{{Name: "a", IssuerURLs: []string{kubeadm}}}, true},
 		{"unshared iss without keys", []Candidate{{Name: "a", IssuerURLs: []string{"https://x"}}}, false},
 	}

@@ -14,6 +14,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 )
 
 // answerKind is how the fake apiserver answers one breaker step.
@@ -35,24 +37,24 @@ const (
 // rejects says the step's answer rejects the token.
 func (a answerKind) rejects() bool { return a == tooLarge413 || a == quotingToken }
 
-func (a answerKind) answer() answerFunc {
+func (a answerKind) answer() fakeapiserver.AnswerFunc {
 	switch a {
 	case fail500:
-		return answerText(http.StatusInternalServerError, "")
+		return fakeapiserver.Text(http.StatusInternalServerError, "")
 	case fail503RetryAfter7:
-		return answerText(http.StatusServiceUnavailable, "7")
+		return fakeapiserver.Text(http.StatusServiceUnavailable, "7")
 	case fail429RetryAfter7:
-		return answerText(http.StatusTooManyRequests, "7")
+		return fakeapiserver.Text(http.StatusTooManyRequests, "7")
 	case fail429RetryAfter3600:
-		return answerText(http.StatusTooManyRequests, "3600")
+		return fakeapiserver.Text(http.StatusTooManyRequests, "3600")
 	case apiserver429RetryAfter7:
-		return answerAPIStatus(http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, 7)
+		return fakeapiserver.APIStatus(http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, 7)
 	case forbidden403:
-		return answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0)
+		return fakeapiserver.APIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0)
 	case tooLarge413:
-		return answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)
+		return fakeapiserver.APIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)
 	case quotingToken:
-		return answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u", UID: hex.EncodeToString([]byte(testToken))}})
+		return fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u", UID: hex.EncodeToString([]byte(testToken))}})
 	}
 	return answerAuthenticated
 }
@@ -183,16 +185,16 @@ func TestBreaker(t *testing.T) {
 	for _, tc := range breakerCases {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			srv := newFakeAPIServer(t, answerAuthenticated)
-			c, _ := newTestClient(t, srv.Server, Options{Clock: clk})
+			srv := fakeapiserver.Start(t, answerAuthenticated)
+			c, _ := newTestClient(t, srv, Options{Clock: clk})
 			for i, s := range tc.steps {
 				clk.Step(s.advance)
-				srv.setAnswer(s.answer.answer())
-				before := srv.hits.Load()
+				srv.SetAnswer(s.answer.answer())
+				before := srv.Hits.Load()
 
 				_, err := c.Review(context.Background(), testToken, nil)
 
-				sent := srv.hits.Load() != before
+				sent := srv.Hits.Load() != before
 				if sent != s.sent {
 					t.Fatalf("step %d: got sent=%v (err %v), want %v", i, sent, err, s.sent)
 				}
@@ -236,8 +238,8 @@ func checkStepErr(t *testing.T, i int, s step, err error) {
 // While the probe is out, the circuit stays shut for everyone else.
 func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv := newFakeAPIServer(t, answerText(http.StatusInternalServerError, ""))
-	c, m := newTestClient(t, srv.Server, Options{Clock: clk, Breaker: BreakerOptions{Threshold: 1}})
+	srv := fakeapiserver.Start(t, fakeapiserver.Text(http.StatusInternalServerError, ""))
+	c, m := newTestClient(t, srv, Options{Clock: clk, Breaker: BreakerOptions{Threshold: 1}})
 	if _, err := c.Review(context.Background(), testToken, nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
@@ -247,7 +249,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	clk.Step(time.Second)
 
 	arrived, release := make(chan struct{}), make(chan struct{})
-	srv.setAnswer(func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+	srv.SetAnswer(func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		close(arrived)
 		<-release
 		answerAuthenticated(w, r, review)
@@ -263,7 +265,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "circuit open") {
 		t.Errorf("got %v during the probe, want ErrUnavailable: circuit open", err)
 	}
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits.Load(); n != 2 {
 		t.Errorf("got %d requests, want 2 (the failure and the probe)", n)
 	}
 	close(release)
@@ -273,7 +275,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	if got := gauge(t, m); got != float64(closed) {
 		t.Errorf("got breaker state %v, want %v (closed)", got, float64(closed))
 	}
-	srv.setAnswer(answerAuthenticated)
+	srv.SetAnswer(answerAuthenticated)
 	if _, err := c.Review(context.Background(), testToken, nil); err != nil {
 		t.Errorf("got %v after the probe closed the circuit, want success", err)
 	}

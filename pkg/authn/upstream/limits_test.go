@@ -14,6 +14,8 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 )
 
 // huge is a group far beyond any bound: 16 MiB.
@@ -32,13 +34,13 @@ func fields(n, size int) []string {
 }
 
 // userAnswer answers authenticated with u and audiences.
-func userAnswer(u authenticationv1.UserInfo, audiences ...string) answerFunc {
-	return answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: audiences})
+func userAnswer(u authenticationv1.UserInfo, audiences ...string) fakeapiserver.AnswerFunc {
+	return fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: audiences})
 }
 
 // withContentLength answers as next would, in one piece with its
 // Content-Length announced.
-func withContentLength(next answerFunc) answerFunc {
+func withContentLength(next fakeapiserver.AnswerFunc) fakeapiserver.AnswerFunc {
 	return func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		rec := &bufferedAnswer{header: http.Header{}}
 		next(rec, r, review)
@@ -51,7 +53,7 @@ func withContentLength(next answerFunc) answerFunc {
 
 // gzipped answers as next would, compressed: a small answer on the wire
 // that inflates to next's size.
-func gzipped(next answerFunc) answerFunc {
+func gzipped(next fakeapiserver.AnswerFunc) fakeapiserver.AnswerFunc {
 	return func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		rec := &bufferedAnswer{header: http.Header{}}
 		next(rec, r, review)
@@ -83,7 +85,7 @@ func copyHeader(dst, src http.Header) {
 
 var boundCases = []struct {
 	name   string
-	answer answerFunc
+	answer fakeapiserver.AnswerFunc
 	// wantMsg is the whole error; "" wants the answer accepted.
 	wantMsg string
 }{
@@ -170,8 +172,8 @@ var boundCases = []struct {
 func TestReviewBoundsTheAnswer(t *testing.T) {
 	for _, tc := range boundCases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newFakeAPIServer(t, tc.answer)
-			c, _ := newTestClient(t, srv.Server, Options{})
+			srv := fakeapiserver.Start(t, tc.answer)
+			c, _ := newTestClient(t, srv, Options{})
 
 			got, err := c.Review(context.Background(), testToken, nil)
 

@@ -9,14 +9,15 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 	"github.com/tokenfed/tokenfed/pkg/testing/klogtest"
 )
 
 // leakyAnswers are the answers that make client-go log the token unless
 // its logger is silenced: kube-apiserver's own (it echoes spec.token), a
 // warning quoting it, and error bodies quoting it.
-var leakyAnswers = map[string]answerFunc{
-	"kube-apiserver echoing spec.token": answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}),
+var leakyAnswers = map[string]fakeapiserver.AnswerFunc{
+	"kube-apiserver echoing spec.token": fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}),
 	"500 quoting the token":             answerQuoting(http.StatusInternalServerError, "text/plain", "cannot review %s"),
 	"Status quoting the token":          answerQuoting(http.StatusServiceUnavailable, "application/json", `{"kind":"Status","apiVersion":"v1","status":"Failure","code":503,"message":"%s"}`),
 	"undecodable answer quoting it":     answerQuoting(http.StatusCreated, "application/json", `{"apiVersion":"v1","kind":%q}`),
@@ -29,8 +30,8 @@ func TestReviewLogsNoTokenAtV10(t *testing.T) {
 	for name, answer := range leakyAnswers {
 		t.Run(name, func(t *testing.T) {
 			logs := klogtest.AtV10(t)
-			srv := newFakeAPIServer(t, answer)
-			c, _ := newTestClient(t, srv.Server, Options{})
+			srv := fakeapiserver.Start(t, answer)
+			c, _ := newTestClient(t, srv, Options{})
 
 			_, err := c.Review(context.Background(), testToken, nil)
 
@@ -47,8 +48,8 @@ func TestReviewLogsNoTokenAtV10(t *testing.T) {
 // capture works and quiet is what keeps the log clean.
 func TestClientGoLogsTokenAtV10WithoutQuiet(t *testing.T) {
 	logs := klogtest.AtV10(t)
-	srv := newFakeAPIServer(t, leakyAnswers["kube-apiserver echoing spec.token"])
-	c, _ := newTestClient(t, srv.Server, Options{})
+	srv := fakeapiserver.Start(t, leakyAnswers["kube-apiserver echoing spec.token"])
+	c, _ := newTestClient(t, srv, Options{})
 	req := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: testToken}}
 
 	err := c.rest.Post().Resource("tokenreviews").Body(req).Do(context.Background()).Error()
@@ -66,9 +67,9 @@ func TestClientGoLogsTokenAtV10WithoutQuiet(t *testing.T) {
 func TestNewRefusesWithoutContextualLogging(t *testing.T) {
 	klog.EnableContextualLogging(false)
 	defer klog.EnableContextualLogging(true)
-	srv := newFakeAPIServer(t, answerAuthenticated)
+	srv := fakeapiserver.Start(t, answerAuthenticated)
 
-	_, err := New(Options{IssuerName: "hub", Config: restConfig(srv.Server)})
+	_, err := New(Options{IssuerName: "hub", Config: srv.RESTConfig()})
 
 	if err == nil || !strings.Contains(err.Error(), "contextual logging is disabled") {
 		t.Fatalf("got %v, want an error saying contextual logging is disabled", err)

@@ -16,6 +16,8 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 )
 
 // identicalReviews is issue 15's figure: 8 identical reviews in a row
@@ -32,8 +34,8 @@ func TestCredentialRefusalIsRemembered(t *testing.T) {
 	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			srv := newFakeAPIServer(t, answerAPIStatus(code, metav1.StatusReason(http.StatusText(code)), 0))
-			c, m := newTestClient(t, srv.Server, Options{Clock: clk})
+			srv := fakeapiserver.Start(t, fakeapiserver.APIStatus(code, metav1.StatusReason(http.StatusText(code)), 0))
+			c, m := newTestClient(t, srv, Options{Clock: clk})
 			want := fmt.Sprintf("issuer's cluster refuses tokenfed's credential: HTTP %d %s", code, http.StatusText(code))
 
 			for i := range identicalReviews {
@@ -43,7 +45,7 @@ func TestCredentialRefusalIsRemembered(t *testing.T) {
 				}
 				checkNoToken(t, err)
 			}
-			if n := srv.hits.Load(); n != 1 {
+			if n := srv.Hits.Load(); n != 1 {
 				t.Fatalf("got %d calls for %d identical reviews, want 1 (the refusal is remembered)", n, identicalReviews)
 			}
 			for result, want := range map[string]float64{"error": 1, "credential_refused": identicalReviews - 1} {
@@ -61,7 +63,7 @@ func TestCredentialRefusalIsRemembered(t *testing.T) {
 			mustSend(t, c, srv, true, "once the hold ends")
 			mustSend(t, c, srv, false, "after a check that was refused again")
 
-			srv.setAnswer(answerAuthenticated)
+			srv.SetAnswer(answerAuthenticated)
 			clk.Step(CredentialHold)
 			if _, err := c.Review(context.Background(), testToken, nil); err != nil {
 				t.Fatalf("got %v once the cluster accepts the credential, want success", err)
@@ -72,11 +74,11 @@ func TestCredentialRefusalIsRemembered(t *testing.T) {
 }
 
 // mustSend reviews once and checks whether the review reached the cluster.
-func mustSend(t *testing.T, c *Client, srv *fakeAPIServer, want bool, when string) {
+func mustSend(t *testing.T, c *Client, srv *fakeapiserver.Server, want bool, when string) {
 	t.Helper()
-	before := srv.hits.Load()
+	before := srv.Hits.Load()
 	_, err := c.Review(context.Background(), testToken, nil)
-	if sent := srv.hits.Load() != before; sent != want {
+	if sent := srv.Hits.Load() != before; sent != want {
 		t.Fatalf("%s: got sent=%v (err %v), want %v", when, sent, err, want)
 	}
 }
@@ -86,15 +88,15 @@ func mustSend(t *testing.T, c *Client, srv *fakeAPIServer, want bool, when strin
 // answer instead of piling onto the cluster.
 func TestCredentialRefusalOneCheckAtATime(t *testing.T) {
 	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv := newFakeAPIServer(t, answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0))
-	c, _ := newTestClient(t, srv.Server, Options{Clock: clk})
+	srv := fakeapiserver.Start(t, fakeapiserver.APIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0))
+	c, _ := newTestClient(t, srv, Options{Clock: clk})
 	if _, err := c.Review(context.Background(), testToken, nil); !errors.Is(err, ErrCredentialRefused) {
 		t.Fatalf("got %v, want ErrCredentialRefused", err)
 	}
 	clk.Step(CredentialHold)
 
 	arrived, release := make(chan struct{}), make(chan struct{})
-	srv.setAnswer(func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+	srv.SetAnswer(func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		close(arrived)
 		<-release
 		answerAuthenticated(w, r, review)
@@ -114,7 +116,7 @@ func TestCredentialRefusalOneCheckAtATime(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits.Load(); n != 2 {
 		t.Errorf("got %d calls, want 2 (the refusal and the one check)", n)
 	}
 	close(release)
@@ -129,13 +131,13 @@ func TestCredentialRefusalLoggedOnce(t *testing.T) {
 	var buf bytes.Buffer
 	ctx := klog.NewContext(context.Background(), textlogger.NewLogger(textlogger.NewConfig(textlogger.Output(&buf))))
 	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv := newFakeAPIServer(t, answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0))
-	c, _ := newTestClient(t, srv.Server, Options{Clock: clk})
+	srv := fakeapiserver.Start(t, fakeapiserver.APIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0))
+	c, _ := newTestClient(t, srv, Options{Clock: clk})
 
 	for range identicalReviews {
 		_, _ = c.Review(ctx, testToken, nil)
 	}
-	srv.setAnswer(answerAuthenticated)
+	srv.SetAnswer(answerAuthenticated)
 	clk.Step(CredentialHold)
 	for range identicalReviews {
 		_, _ = c.Review(ctx, testToken, nil)

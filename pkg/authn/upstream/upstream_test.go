@@ -17,12 +17,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/fakeapiserver"
 )
 
 var reviewCases = []struct {
 	name      string
 	audiences []string
-	answer    answerFunc
+	answer    fakeapiserver.AnswerFunc
 	want      *authenticator.Response
 	wantErr   error
 	// wantMsg is the whole error message.
@@ -31,7 +33,7 @@ var reviewCases = []struct {
 	{
 		name:      "authenticated: user mapped, system:authenticated dropped, extras copied",
 		audiences: []string{"https://issuer.test", "tokenfed.io/loop-guard"},
-		answer: answerStatus(authenticationv1.TokenReviewStatus{
+		answer: fakeapiserver.Answer(authenticationv1.TokenReviewStatus{
 			Authenticated: true,
 			User: authenticationv1.UserInfo{
 				Username: "system:serviceaccount:ns:sa", UID: "sa-uid",
@@ -65,25 +67,25 @@ var reviewCases = []struct {
 	{
 		name:      "unauthenticated: rejected in fixed words, not the cluster's",
 		audiences: []string{"api"},
-		answer:    answerStatus(authenticationv1.TokenReviewStatus{Error: "token has been invalidated"}),
+		answer:    fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Error: "token has been invalidated"}),
 		wantErr:   ErrRejected,
 		wantMsg:   "token rejected by its cluster",
 	},
 	{
 		name:    "unauthenticated without a reason",
-		answer:  answerStatus(authenticationv1.TokenReviewStatus{}),
+		answer:  fakeapiserver.Answer(authenticationv1.TokenReviewStatus{}),
 		wantErr: ErrRejected,
 		wantMsg: "token rejected by its cluster",
 	},
 	{
 		name:    "a reason quoting the token is dropped",
-		answer:  answerStatus(authenticationv1.TokenReviewStatus{Error: "bad token " + testToken}),
+		answer:  fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Error: "bad token " + testToken}),
 		wantErr: ErrRejected,
 		wantMsg: "token rejected by its cluster",
 	},
 	{
 		name: "a user quoting the token is refused",
-		answer: answerStatus(authenticationv1.TokenReviewStatus{
+		answer: fakeapiserver.Answer(authenticationv1.TokenReviewStatus{
 			Authenticated: true, User: authenticationv1.UserInfo{Username: "u", Extra: map[string]authenticationv1.ExtraValue{"x": {"sig=" + testToken[len(testToken)-20:]}}},
 		}),
 		wantErr: ErrRejected,
@@ -92,7 +94,7 @@ var reviewCases = []struct {
 	{
 		// A webhook that hands the bearer token on to admission, encoded.
 		name: "a user quoting the token in base64 is refused",
-		answer: answerStatus(authenticationv1.TokenReviewStatus{
+		answer: fakeapiserver.Answer(authenticationv1.TokenReviewStatus{
 			Authenticated: true, User: authenticationv1.UserInfo{Username: "u", Extra: map[string]authenticationv1.ExtraValue{"example.com/access-token": {base64.StdEncoding.EncodeToString([]byte(testToken))}}},
 		}),
 		wantErr: ErrRejected,
@@ -100,19 +102,19 @@ var reviewCases = []struct {
 	},
 	{
 		name:    "413 from the cluster rejects the token",
-		answer:  answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0),
+		answer:  fakeapiserver.APIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0),
 		wantErr: ErrRejected,
 		wantMsg: "token rejected by its cluster: HTTP 413 Request Entity Too Large",
 	},
 	{
 		name:    "403 from the cluster refuses tokenfed's credential, neither a rejection nor unavailable",
-		answer:  answerAPIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0),
+		answer:  fakeapiserver.APIStatus(http.StatusForbidden, metav1.StatusReasonForbidden, 0),
 		wantErr: ErrCredentialRefused,
 		wantMsg: "issuer's cluster refuses tokenfed's credential: HTTP 403 Forbidden",
 	},
 	{
 		name:    "500 as plain text",
-		answer:  answerText(http.StatusInternalServerError, ""),
+		answer:  fakeapiserver.Text(http.StatusInternalServerError, ""),
 		wantErr: ErrUnavailable,
 		wantMsg: "issuer's cluster is unavailable: HTTP 500 Internal Server Error",
 	},
@@ -162,8 +164,8 @@ var reviewCases = []struct {
 func TestReview(t *testing.T) {
 	for _, tc := range reviewCases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newFakeAPIServer(t, tc.answer)
-			c, _ := newTestClient(t, srv.Server, Options{})
+			srv := fakeapiserver.Start(t, tc.answer)
+			c, _ := newTestClient(t, srv, Options{})
 
 			got, err := c.Review(context.Background(), testToken, tc.audiences)
 
@@ -177,22 +179,22 @@ func TestReview(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("response (-want +got):\n%s", diff)
 			}
-			reqs := srv.requests()
+			reqs := srv.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("got %d requests, want 1", len(reqs))
 			}
 			sent := reqs[0]
-			if sent.review.Spec.Token != testToken {
-				t.Errorf("got token %q sent, want the reviewed token", sent.review.Spec.Token)
+			if sent.Review.Spec.Token != testToken {
+				t.Errorf("got token %q sent, want the reviewed token", sent.Review.Spec.Token)
 			}
-			if diff := cmp.Diff(tc.audiences, sent.review.Spec.Audiences, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tc.audiences, sent.Review.Spec.Audiences, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("sent audiences (-want +got):\n%s", diff)
 			}
-			if want := "Bearer " + upstreamCredential; sent.authorization != want {
-				t.Errorf("got Authorization %q, want %q", sent.authorization, want)
+			if want := "Bearer " + fakeapiserver.Credential; sent.Authorization != want {
+				t.Errorf("got Authorization %q, want %q", sent.Authorization, want)
 			}
-			if sent.userAgent != "tokenfed" {
-				t.Errorf("got User-Agent %q, want tokenfed", sent.userAgent)
+			if sent.UserAgent != "tokenfed" {
+				t.Errorf("got User-Agent %q, want tokenfed", sent.UserAgent)
 			}
 		})
 	}
@@ -202,11 +204,11 @@ func TestReview(t *testing.T) {
 func TestReviewRefusesRedirects(t *testing.T) {
 	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
-			elsewhere := newFakeAPIServer(t, answerAuthenticated)
-			srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
-				http.Redirect(w, r, elsewhere.URL+tokenReviewPath, code)
+			elsewhere := fakeapiserver.Start(t, answerAuthenticated)
+			srv := fakeapiserver.Start(t, func(w http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
+				http.Redirect(w, r, elsewhere.URL+fakeapiserver.Path, code)
 			})
-			c, _ := newTestClient(t, srv.Server, Options{})
+			c, _ := newTestClient(t, srv, Options{})
 			// The client trusts both servers' certificates (httptest shares
 			// one), so only the redirect policy keeps the token home.
 			got, err := c.Review(context.Background(), testToken, nil)
@@ -215,10 +217,10 @@ func TestReviewRefusesRedirects(t *testing.T) {
 				t.Errorf("got %v, %v; want ErrUnavailable: %s", got, err, want)
 			}
 			checkNoToken(t, err)
-			if n := elsewhere.hits.Load(); n != 0 {
+			if n := elsewhere.Hits.Load(); n != 0 {
 				t.Errorf("got %d requests at the redirect target, want 0", n)
 			}
-			if n := srv.hits.Load(); n != 1 {
+			if n := srv.Hits.Load(); n != 1 {
 				t.Errorf("got %d requests at the configured server, want 1", n)
 			}
 		})
@@ -227,14 +229,14 @@ func TestReviewRefusesRedirects(t *testing.T) {
 
 func TestReviewTimesOut(t *testing.T) {
 	release := make(chan struct{})
-	srv := newFakeAPIServer(t, func(_ http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
+	srv := fakeapiserver.Start(t, func(_ http.ResponseWriter, r *http.Request, _ *authenticationv1.TokenReview) {
 		select {
 		case <-r.Context().Done():
 		case <-release:
 		}
 	})
 	defer close(release) // runs before the server's Close
-	c, _ := newTestClient(t, srv.Server, Options{Timeout: 50 * time.Millisecond})
+	c, _ := newTestClient(t, srv, Options{Timeout: 50 * time.Millisecond})
 
 	_, err := c.Review(context.Background(), testToken, nil)
 
@@ -249,12 +251,12 @@ func TestReviewTimesOut(t *testing.T) {
 
 func TestReviewFailsFastBeyondMaxConcurrent(t *testing.T) {
 	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+	srv := fakeapiserver.Start(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		arrived <- struct{}{}
 		<-release
 		answerAuthenticated(w, r, review)
 	})
-	c, m := newTestClient(t, srv.Server, Options{MaxConcurrent: 2})
+	c, m := newTestClient(t, srv, Options{MaxConcurrent: 2})
 
 	errs := make(chan error, 2)
 	for range 2 {
@@ -271,7 +273,7 @@ func TestReviewFailsFastBeyondMaxConcurrent(t *testing.T) {
 		t.Errorf("got %v, want ErrUnavailable: too many reviews in flight", err)
 	}
 	checkNoToken(t, err)
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits.Load(); n != 2 {
 		t.Errorf("got %d requests, want 2", n)
 	}
 	if got := counter(t, m, "busy"); got != 1 {
@@ -295,8 +297,8 @@ func TestReviewFailsFastBeyondMaxConcurrent(t *testing.T) {
 // (5/s, burst 10) must not throttle upstream reviews; 50 in a row take
 // nowhere near the 8s it would impose.
 func TestReviewIsNotRateLimitedByClientGo(t *testing.T) {
-	srv := newFakeAPIServer(t, answerStatus(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}))
-	c, _ := newTestClient(t, srv.Server, Options{Timeout: 5 * time.Second, MaxConcurrent: 4})
+	srv := fakeapiserver.Start(t, fakeapiserver.Answer(authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "u"}}))
+	c, _ := newTestClient(t, srv, Options{Timeout: 5 * time.Second, MaxConcurrent: 4})
 	start := time.Now()
 	for range 50 {
 		if _, err := c.Review(context.Background(), "tok", nil); err != nil {
@@ -339,8 +341,8 @@ var statusCases = []struct {
 func TestReviewHTTPStatus(t *testing.T) {
 	for _, tc := range statusCases {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			srv := newFakeAPIServer(t, answerText(tc.code, ""))
-			c, _ := newTestClient(t, srv.Server, Options{})
+			srv := fakeapiserver.Start(t, fakeapiserver.Text(tc.code, ""))
+			c, _ := newTestClient(t, srv, Options{})
 
 			_, err := c.Review(context.Background(), testToken, nil)
 
@@ -361,21 +363,21 @@ func TestReviewHTTPStatus(t *testing.T) {
 // 503 would have a calling kube-apiserver retry it five times.
 func TestReviewOversizedByTheCallerIsRejected(t *testing.T) {
 	const kubeAPIServerLimit = 3 << 20 // --max-resource-write-bytes
-	srv := newFakeAPIServer(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
+	srv := fakeapiserver.Start(t, func(w http.ResponseWriter, r *http.Request, review *authenticationv1.TokenReview) {
 		if r.ContentLength > kubeAPIServerLimit {
-			answerAPIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)(w, r, review)
+			fakeapiserver.APIStatus(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, 0)(w, r, review)
 			return
 		}
 		answerAuthenticated(w, r, review)
 	})
-	c, _ := newTestClient(t, srv.Server, Options{})
+	c, _ := newTestClient(t, srv, Options{})
 
 	_, err := c.Review(context.Background(), testToken, []string{strings.Repeat("<", 1<<20-4096)})
 
 	if !errors.Is(err, ErrRejected) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("got %v, want ErrRejected and not ErrUnavailable", err)
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits.Load(); n != 1 {
 		t.Errorf("got %d requests, want 1", n)
 	}
 }

@@ -3,8 +3,6 @@ package httpauth_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -27,6 +24,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/client/httpauth"
 	"github.com/tokenfed/tokenfed/pkg/client/internal/authtest"
 	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
+	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
 	"github.com/tokenfed/tokenfed/pkg/testing/tokenfedproc"
 )
 
@@ -40,10 +38,7 @@ const (
 // token authenticator), with a service-account issuer "edge" whose keys
 // are static.
 func TestWithTokenfed(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := jwstest.ECKey(0)
 	p := startEdgeTokenfed(t, key)
 	mw, err := httpauth.New(httpauth.Options{Authenticator: webhookAuthenticator(t, p), Audiences: []string{authtest.Audience}, Realm: "orders"})
 	if err != nil {
@@ -81,11 +76,7 @@ func TestWithTokenfed(t *testing.T) {
 		wantChallenge(t, resp.Header, map[string]string{"realm": "orders", "error": "invalid_token", "error_description": invalidToken})
 	})
 	t.Run("signed by an unknown key", func(t *testing.T) {
-		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, body := get(t, srv, mintEdgeToken(t, other, authtest.Audience))
+		resp, body := get(t, srv, mintEdgeToken(t, jwstest.ECKey(1), authtest.Audience))
 		if resp.StatusCode != 401 {
 			t.Fatalf("got HTTP %d (%s), want 401", resp.StatusCode, body)
 		}
@@ -108,14 +99,7 @@ func TestWithTokenfed(t *testing.T) {
 // issuer "edge" (default prefix "edge:").
 func startEdgeTokenfed(t *testing.T, key *ecdsa.PrivateKey) *tokenfedproc.Process {
 	t.Helper()
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: edgeKid, Algorithm: string(jose.ES256), Use: "sig"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{{
-		Name: "edge", Type: v1alpha1.IssuerTypeServiceAccount, URL: edgeIssuer,
-		StaticKeys: &v1alpha1.StaticKeys{JWKS: string(jwks)}, Algorithms: []string{string(jose.ES256)},
-	}}}
+	cfg := v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{edge(t, key).Config()}}
 	p, err := tokenfedproc.Start(context.Background(), tokenfedproc.Options{Dir: t.TempDir(), Config: cfg})
 	if err != nil {
 		t.Fatalf("starting tokenfed: %v", err)
@@ -158,24 +142,23 @@ func webhookAuthenticator(t *testing.T, p *tokenfedproc.Process) authenticator.T
 	})
 }
 
-// mintEdgeToken signs a token as kube-apiserver's TokenRequest would for
-// the service account ns/orders, for audience. jwstest registers it with
-// the token scan.
-func mintEdgeToken(t *testing.T, key *ecdsa.PrivateKey, audience string) string {
+// edge is the ServiceAccount issuer "edge" signing with key: the real one,
+// or a forger with a key tokenfed does not trust.
+func edge(t *testing.T, key *ecdsa.PrivateKey) *staticissuer.Issuer {
 	t.Helper()
-	now := time.Now()
-	claims, err := json.Marshal(map[string]any{
-		"iss": edgeIssuer, "sub": "system:serviceaccount:ns:orders", "aud": []string{audience},
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		"kubernetes.io": map[string]any{
-			"namespace":      "ns",
-			"serviceaccount": map[string]any{"name": "orders", "uid": "0c5f0b4e-0000-4000-8000-000000000001"},
-		},
-	})
+	is, err := staticissuer.NewWithOptions(staticissuer.Options{Name: "edge", URL: edgeIssuer, KeyID: edgeKid, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := jwstest.Sign(key, jose.ES256, edgeKid, string(claims), map[string]any{"typ": "JWT"})
+	return is
+}
+
+// mintEdgeToken signs a token as kube-apiserver's TokenRequest would for
+// the service account ns/orders, for audience. staticissuer registers it
+// with the token scan.
+func mintEdgeToken(t *testing.T, key *ecdsa.PrivateKey, audience string) string {
+	t.Helper()
+	token, err := edge(t, key).Token(staticissuer.Claims{Namespace: "ns", ServiceAccount: "orders", Audiences: []string{audience}})
 	if err != nil {
 		t.Fatal(err)
 	}

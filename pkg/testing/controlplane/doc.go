@@ -9,4 +9,8 @@
 //
 // The core API takes no *testing.T so that a demo program can use it too;
 // StartT is the thin test wrapper.
+//
+// It is part of tokenfed's test harness (see pkg/testing/README.md), not
+// product API: tokenfed's binary never imports it, and it may change
+// with the tests that use it.
 package controlplane

@@ -1,6 +1,3 @@
-// Package devcerts writes development certificates: a CA, a serving
-// certificate for localhost/127.0.0.1 and a client certificate. They are for
-// `make run` and tests only; production certificates come from cert-manager.
 package devcerts
 
 import (

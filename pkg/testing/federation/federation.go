@@ -1,7 +1,3 @@
-// Package federation brings up the local federation that `make run` shows
-// and the end-to-end tests use: a "hub" control plane whose service
-// accounts are trusted, tokenfed configured with the hub as an issuer, and
-// a "member" control plane that uses tokenfed as its token webhook.
 package federation
 
 import (

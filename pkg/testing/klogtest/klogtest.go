@@ -1,5 +1,3 @@
-// Package klogtest captures klog's output in tests that check what
-// tokenfed and the libraries it calls log at high verbosity.
 package klogtest
 
 import (

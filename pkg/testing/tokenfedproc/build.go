@@ -1,6 +1,3 @@
-// Package tokenfedproc runs tokenfed as a separate process for tests and the
-// demo: it builds the binary once, writes certificates and a config, starts
-// `tokenfed serve`, waits for readiness and stops it.
 package tokenfedproc
 
 import (

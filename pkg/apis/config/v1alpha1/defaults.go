@@ -1,7 +1,9 @@
 package v1alpha1
 
 import (
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"math"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,7 +38,6 @@ var (
 	DefaultMaxRefresh          = time.Hour
 	DefaultMaxStaleness        = 24 * time.Hour
 	DefaultUpstreamTimeout     = 5 * time.Second
-	DefaultAlgorithms          = []string{"RS256", "ES256"}
 	DefaultAllowCacheTTL       = 5 * time.Minute
 	DefaultDenyCacheTTL        = 30 * time.Second
 	DefaultMaxWatchOutage      = 30 * time.Second
@@ -116,7 +117,7 @@ func setIssuerDefaults(is *Issuer) {
 	}
 	setString(&is.AudienceMatchPolicy, "MatchAny")
 	if len(is.Algorithms) == 0 {
-		is.Algorithms = append([]string(nil), DefaultAlgorithms...)
+		is.Algorithms = slices.Clone(jws.DefaultAlgorithms)
 	}
 	setFetchDefaults(&is.Fetch)
 	if is.Mapping.Prefix == nil && is.Name != "" {

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"net"
 	"net/url"
 	"slices"
@@ -12,10 +13,6 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-// allowedAlgorithms are the asymmetric JOSE algorithms tokenfed can verify.
-// HS* is absent on purpose: a shared secret would let any caller mint tokens.
-var allowedAlgorithms = sets.New("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
 
 // Validate returns every problem in a defaulted configuration, each with its
 // field path, so an operator can fix them all in one go.
@@ -109,9 +106,6 @@ func validateIssuers(issuers []Issuer, p *field.Path) field.ErrorList {
 	return append(allErrs, validatePrefixes(issuers, p)...)
 }
 
-// legacyIssuer is the iss of every cluster's secret-based tokens.
-const legacyIssuer = "kubernetes/serviceaccount"
-
 // validateKeyIDs: keyIDs assign kids to an issuer, and routing trusts them
 // over any fetched document, so among issuers whose tokens can carry one
 // iss a kid has one owner. Issuers share an iss when their URLs are equal,
@@ -161,8 +155,8 @@ func claimKid(issuers []Issuer, i int, kid string, owners map[issKid]int, p *fie
 // claimedIssuers are the iss values of an issuer's tokens, as routing sees
 // them.
 func claimedIssuers(is *Issuer) []string {
-	if is.Type == IssuerTypeServiceAccount && is.URL != legacyIssuer {
-		return []string{is.URL, legacyIssuer}
+	if is.Type == IssuerTypeServiceAccount && is.URL != jws.LegacyIssuer {
+		return []string{is.URL, jws.LegacyIssuer}
 	}
 	return []string{is.URL}
 }
@@ -203,7 +197,7 @@ func validateIssuerURL(is *Issuer, p *field.Path) field.ErrorList {
 		return field.ErrorList{field.Required(p.Child("url"), "the exact `iss` claim of the issuer's tokens")}
 	}
 	// Legacy service-account tokens carry this non-URL issuer.
-	if is.Type == IssuerTypeServiceAccount && is.URL == legacyIssuer {
+	if is.Type == IssuerTypeServiceAccount && is.URL == jws.LegacyIssuer {
 		return nil
 	}
 	return validateHTTPSURL(is.URL, p.Child("url"))
@@ -229,7 +223,7 @@ func validateKeySource(is *Issuer, p *field.Path) field.ErrorList {
 	if sk := is.StaticKeys; sk != nil && (sk.JWKS == "") == (sk.File == "") {
 		allErrs = append(allErrs, field.Invalid(p.Child("staticKeys"), "", "set exactly one of jwks and file"))
 	}
-	if sources == 0 && is.URL == legacyIssuer {
+	if sources == 0 && is.URL == jws.LegacyIssuer {
 		allErrs = append(allErrs, field.Required(p.Child("staticKeys"), "the legacy issuer has no discovery; give its keys"))
 	}
 	return allErrs
@@ -277,8 +271,8 @@ func validateAudienceValues(auds []string, p *field.Path) field.ErrorList {
 func validateAlgorithms(algs []string, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for i, a := range algs {
-		if !allowedAlgorithms.Has(a) {
-			allErrs = append(allErrs, field.NotSupported(p.Index(i), a, sets.List(allowedAlgorithms)))
+		if !jws.Supported(a) {
+			allErrs = append(allErrs, field.NotSupported(p.Index(i), a, jws.Algorithms))
 		}
 	}
 	return allErrs

@@ -1,4 +1,4 @@
-package route
+package jws
 
 import (
 	"bytes"
@@ -94,7 +94,7 @@ const maxFlatHeader = 192
 func headerAlgIs(seg, name string) bool {
 	var buf [maxFlatHeader]byte
 	if base64.RawURLEncoding.DecodedLen(len(seg)) <= len(buf) {
-		if alg, ok := flatAlg(decodeLenient(buf[:0], seg)); ok {
+		if alg, ok := flatAlg(DecodeLenient(buf[:0], seg)); ok {
 			return string(alg) == name
 		}
 	}
@@ -136,7 +136,7 @@ func flatAlg(h []byte) (alg []byte, ok bool) {
 // token spelled otherwise is not its, and is canonicalised like any other.
 var legacyMarks = func() []string {
 	var marks []string
-	v := `"` + legacyIssuer + `"`
+	v := `"` + LegacyIssuer + `"`
 	for k, skip := range []int{0, 2, 3} {
 		enc := base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("x", k) + v))
 		marks = append(marks, enc[skip:4*((k+len(v))/3)])
@@ -144,7 +144,7 @@ var legacyMarks = func() []string {
 	return marks
 }()
 
-// isLegacy reports whether the encoded payload's iss is legacyIssuer. Only
+// isLegacy reports whether the encoded payload's iss is LegacyIssuer. Only
 // a payload whose encoding holds the quoted value is decoded and parsed.
 func isLegacy(seg string) bool {
 	found := false
@@ -154,16 +154,13 @@ func isLegacy(seg string) bool {
 	if !found {
 		return false
 	}
-	raw, err := decodeSegment(seg)
-	if err != nil {
+	var c Object
+	_, payload, err := appendSegment(make([]byte, 0, decodedLen(seg)), seg)
+	if err != nil || c.parse(payload, nil) != nil {
 		return false
 	}
-	payload, err := objectFields(raw)
-	if err != nil {
-		return false
-	}
-	iss, err := parseIssuer(payload)
-	return err == nil && iss == legacyIssuer
+	iss, err := c.String("iss")
+	return err == nil && iss == LegacyIssuer
 }
 
 // decodeCanonical decodes seg into dst if it is canonical unpadded
@@ -172,7 +169,7 @@ func decodeCanonical(dst []byte, seg string) (int, bool) {
 	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(dst) {
 		return 0, false
 	}
-	n := len(decodeLenient(dst[:0], seg))
+	n := len(DecodeLenient(dst[:0], seg))
 	var again [maxSigBytes * 4 / 3]byte
 	if n != base64.RawURLEncoding.DecodedLen(len(seg)) {
 		return 0, false

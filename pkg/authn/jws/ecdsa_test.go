@@ -1,4 +1,4 @@
-package route
+package jws
 
 import (
 	"crypto"
@@ -183,4 +183,9 @@ func BenchmarkCanonicalSignature(b *testing.B) {
 			}
 		})
 	}
+}
+
+func decodeSegment(s string) ([]byte, error) {
+	_, b, err := appendSegment(nil, s)
+	return b, err
 }

@@ -1,4 +1,4 @@
-package route
+package jws
 
 import (
 	"encoding/base64"
@@ -28,7 +28,7 @@ func pad(seg string) string {
 // sig is a signature segment using both URL-alphabet characters.
 var sig = enc([]byte{0xfb, 0xff, 0xfe, 0x01})
 
-func TestPeek(t *testing.T) {
+func TestParse(t *testing.T) {
 	valid := tok(hdr, pl, sig)
 	segs := strings.Split(valid, ".")
 	tests := []struct {
@@ -89,7 +89,7 @@ func TestPeek(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Peek(tc.token)
+			got, err := peek(tc.token)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("got error %v, want %v", err, tc.err)
 			}
@@ -103,10 +103,10 @@ func TestPeek(t *testing.T) {
 	}
 }
 
-// TestCheckEncodingAgreesWithPeek: for JWS-shaped tokens, CheckEncoding
-// refuses exactly the encodings and member names Peek refuses, so a
-// verifier that checks it first decodes what routing decoded.
-func TestCheckEncodingAgreesWithPeek(t *testing.T) {
+// TestParseRefusesSpellings: every spelling of a JWS-shaped token but the
+// canonical one is refused, so routing and verification, which share
+// one parse, never see a second spelling of a token.
+func TestParseRefusesSpellings(t *testing.T) {
 	valid := tok(hdr, pl, sig)
 	segs := strings.Split(valid, ".")
 	tests := []struct {
@@ -131,23 +131,20 @@ func TestCheckEncodingAgreesWithPeek(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckEncoding(tc.token)
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrMalformed)) {
+			_, err := Parse(tc.token)
+			if (err == nil) != tc.ok {
 				t.Fatalf("got error %v, want ok %v", err, tc.ok)
-			}
-			if _, peekErr := Peek(tc.token); (peekErr == nil) != (err == nil) {
-				t.Fatalf("got CheckEncoding error %v and Peek error %v, want both nil or both set", err, peekErr)
 			}
 		})
 	}
 }
 
-// TestPeekLargeTokenIsCheap: refusing an oversized token must not even
+// TestParseLargeTokenIsCheap: refusing an oversized token must not even
 // allocate.
-func TestPeekLargeTokenIsCheap(t *testing.T) {
+func TestParseLargeTokenIsCheap(t *testing.T) {
 	huge := tok(hdr, `{"iss":"`+strings.Repeat("a", 1<<20)+`"}`, sig)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := Peek(huge); !errors.Is(err, ErrMalformed) {
+		if _, err := peek(huge); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("got error %v, want %v", err, ErrMalformed)
 		}
 	})
@@ -156,11 +153,22 @@ func TestPeekLargeTokenIsCheap(t *testing.T) {
 	}
 }
 
-func BenchmarkPeek(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	token := tok(hdr, pl, sig)
 	for b.Loop() {
-		if _, err := Peek(token); err != nil {
+		if _, err := peek(token); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// peek is Parse's header, as routing sees it.
+func peek(token string) (Header, error) {
+	t, err := Parse(token)
+	if err != nil {
+		return Header{}, err
+	}
+	h := t.Header
+	h.extension = false
+	return h, nil
 }
