@@ -71,3 +71,39 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
+
+// cpuSeconds is the user+system CPU time a process has used, from
+// utime and stime of /proc/<pid>/stat (in USER_HZ ticks, 100 a second).
+func cpuSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the first, utime the 12th, stime the 13th.
+	i := bytes.LastIndexByte(data, ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseFloat(fields[11], 64)
+	stime, err2 := strconv.ParseFloat(fields[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected utime or stime", pid)
+	}
+	return (utime + stime) / 100, nil
+}
+
+// loadAverage is the machine's 1-minute load average: how busy the shared
+// cores were, whoever kept them busy.
+func loadAverage() (float64, error) {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 0, fmt.Errorf("/proc/loadavg is empty")
+	}
+	return strconv.ParseFloat(fields[0], 64)
+}

@@ -17,8 +17,9 @@ func (r *result) markdown() string {
 	w("")
 	w("Written by `%s` (`make soak` runs it with `-duration $(SOAKTIME)`, 10m by default), %s.", r.command, r.when.Format("2006-01-02 15:04 MST"))
 	w("tokenfed: `%s`.", r.version)
-	w("Machine: %s, %d cores, shared with other work while this ran (load, tokenfed, kube-apiserver and etcd", cpuModel(), runtime.NumCPU())
-	w("all run on it).")
+	w("Machine: %s, %d cores, shared with other work while this ran: the load, tokenfed, kube-apiserver and etcd", cpuModel(), runtime.NumCPU())
+	w("all run on it, and so did other jobs (1-minute load average %.1f on average, %.1f at most; tokenfed itself used %.0f%% of one core on average).",
+		r.meanOf(func(s sample) float64 { return s.load }), r.maxOf(func(s sample) float64 { return s.load }), r.meanOf(func(s sample) float64 { return s.cpu }))
 	w("")
 	if r.passed() {
 		w("**Verdict: PASS.** Every answer was the expected one and every slope is within its bound.")
@@ -107,6 +108,24 @@ func (r *result) rangeSection(w writer) {
 	w("")
 }
 
+// meanOf and maxOf are over the samples after the first, which has no
+// window before it.
+func (r *result) meanOf(value func(sample) float64) float64 {
+	total := 0.0
+	for _, s := range r.samples[1:] {
+		total += value(s)
+	}
+	return total / float64(max(1, len(r.samples)-1))
+}
+
+func (r *result) maxOf(value func(sample) float64) float64 {
+	m := 0.0
+	for _, s := range r.samples[1:] {
+		m = max(m, value(s))
+	}
+	return m
+}
+
 // sampleAt is the first sample at or after at.
 func (r *result) sampleAt(at time.Duration) sample {
 	for _, s := range r.samples {
@@ -124,16 +143,16 @@ func (r *result) sampleSection(w writer) {
 	w("")
 	w("One a minute of the %d taken (every %s); req/s and p99 cover the %s before each.", len(r.samples), r.o.sampleEvery, r.o.sampleEvery)
 	w("")
-	w("| t | RSS MiB | goroutines | fds | heap in use MiB | cache evictions | req/s | p99 | unexpected |")
-	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	w("| t | RSS MiB | goroutines | fds | heap in use MiB | cache evictions | req/s | p99 | tokenfed CPU | load avg | unexpected |")
+	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	next := time.Duration(0)
 	for i, s := range r.samples {
 		if s.at < next && i != len(r.samples)-1 {
 			continue
 		}
 		next = s.at.Truncate(time.Minute) + time.Minute
-		w("| %s | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | %s | %d |", s.at.Round(time.Second), s.rssMiB, s.goroutines, s.fds,
-			s.heapInUseMiB, s.evictions, s.rate, s.p99.Round(100*time.Microsecond), s.unexpected)
+		w("| %s | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | %s | %.0f%% | %.2f | %d |", s.at.Round(time.Second), s.rssMiB, s.goroutines, s.fds,
+			s.heapInUseMiB, s.evictions, s.rate, s.p99.Round(100*time.Microsecond), s.cpu, s.load, s.unexpected)
 	}
 	w("")
 }

@@ -24,9 +24,13 @@ type sample struct {
 	// evictions is tokenfed_cache_evictions_total{cache="reviews"}: once it
 	// rises, the cache is full.
 	evictions float64
-	// rate and p99 cover the requests answered since the previous sample.
-	rate       float64
-	p99        time.Duration
+	// rate and p99 cover the requests answered since the previous sample,
+	// and cpu is tokenfed's CPU over that time, in % of one core.
+	rate float64
+	p99  time.Duration
+	cpu  float64
+	// load is the machine's 1-minute load average, others' work included.
+	load       float64
 	unexpected int64 // unexpected answers so far, every class
 	err        string
 }
@@ -47,6 +51,8 @@ type scraper struct {
 	client *http.Client
 	// requests holds the requestsMetric lines of the last scrape.
 	requests []string
+	// cpuSeconds is tokenfed's CPU time at the previous sample.
+	cpuSeconds float64
 }
 
 // observe runs the load and samples tokenfed every o.sampleEvery, and once
@@ -92,6 +98,17 @@ func (s *scraper) sample(at time.Duration, l *load, since time.Duration) sample 
 	if out.rssMiB, err = rssMiB(s.e.pid); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if cpu, err := cpuSeconds(s.e.pid); err != nil {
+		errs = append(errs, err.Error())
+	} else {
+		if since > 0 {
+			out.cpu = 100 * (cpu - s.cpuSeconds) / since.Seconds()
+		}
+		s.cpuSeconds = cpu
+	}
+	if out.load, err = loadAverage(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	fds, err := openFDs(s.e.pid)
 	if err != nil {
 		errs = append(errs, err.Error())
@@ -101,8 +118,8 @@ func (s *scraper) sample(at time.Duration, l *load, since time.Duration) sample 
 		errs = append(errs, err.Error())
 	}
 	out.err = strings.Join(errs, "; ")
-	fmt.Fprintf(os.Stderr, "  t=%4.0fs  RSS %6.1f MiB  goroutines %4.0f  fds %3.0f  heap in use %6.1f MiB  evictions %7.0f  %5.0f req/s  p99 %6s  unexpected %d %s\n",
-		at.Seconds(), out.rssMiB, out.goroutines, out.fds, out.heapInUseMiB, out.evictions, out.rate, p99.Round(100*time.Microsecond), out.unexpected, out.err)
+	fmt.Fprintf(os.Stderr, "  t=%4.0fs  RSS %6.1f MiB  goroutines %4.0f  fds %3.0f  heap in use %6.1f MiB  evictions %7.0f  %5.0f req/s  p99 %7s  CPU %3.0f%%  load %5.2f  unexpected %d %s\n",
+		at.Seconds(), out.rssMiB, out.goroutines, out.fds, out.heapInUseMiB, out.evictions, out.rate, p99.Round(100*time.Microsecond), out.cpu, out.load, out.unexpected, out.err)
 	return out
 }
 
