@@ -188,7 +188,8 @@ func (r *result) tokenfedSection(w writer) {
 		w("The first error line: `%s`", r.log.firstError)
 	}
 	w("")
-	w("`tokenfed_tokenreview_requests_total` at the end (preflight included):")
+	w("`tokenfed_tokenreview_requests_total` at the end: %.0f answers counted by tokenfed, for %d requests sent (%d of the preflight and %d of the load).",
+		r.counted, r.l.preflightSent+r.sent, r.l.preflightSent, r.sent)
 	w("")
 	w("```")
 	for _, line := range r.requests {

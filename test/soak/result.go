@@ -34,6 +34,9 @@ type result struct {
 	version  string
 	// command is how this run was started.
 	command string
+	// counted is tokenfed's own count of answers (requestsMetric, all
+	// labels), to set against what the soak sent.
+	counted float64
 }
 
 func newResult(o options, e *env, l *load, samples []sample, s *scraper) *result {
@@ -61,6 +64,7 @@ func newResult(o options, e *env, l *load, samples []sample, s *scraper) *result
 			r.fail("%s slope over the %s: %.3f/min, bound %s", v.metric, v.span, v.slope, v.bound())
 		}
 	}
+	r.counted = sumRequests(r.requests)
 	r.log = summarizeLog(e.tokenfed.LogFile)
 	if r.log.panics > 0 {
 		r.fail("tokenfed's log has %d panic lines (first: %s)", r.log.panics, r.log.firstPanic)
@@ -73,6 +77,16 @@ func (r *result) fail(format string, args ...any) {
 }
 
 func (r *result) passed() bool { return len(r.failures) == 0 }
+
+// sumRequests adds up the requestsMetric lines.
+func sumRequests(lines []string) float64 {
+	m, _ := parseMetrics(strings.Join(lines, "\n"))
+	total := 0.0
+	for _, v := range m {
+		total += v
+	}
+	return total
+}
 
 // logSummary is what tokenfed logged during the run, at -v=0.
 type logSummary struct {
