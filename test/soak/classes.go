@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tokenfed/tokenfed/pkg/testing/controlplane"
 	"github.com/tokenfed/tokenfed/pkg/testing/staticissuer"
@@ -142,10 +143,12 @@ func hubWant(e *env) want {
 	return authenticated("hub:system:serviceaccount:"+soakNS+":"+upstreamSA, map[string]string{podNameExtra: e.pod.Name})
 }
 
-// garbageClass cycles through malformed tokens (200, authenticated false)
-// and malformed requests (400, DESIGN.md "Outcomes"). The forged tokens
-// are fresh each time: each costs a signature check and is cached as a
-// failure, so they also keep the cache's failure segment evicting.
+// garbageClass cycles through malformed or invalid tokens (200,
+// authenticated false) and malformed requests (400, DESIGN.md "Outcomes").
+// The forged and the expired tokens are fresh each time: each costs a
+// signature check and is cached as a failure, so together (about 13 a
+// second at the default rate) they fill the cache's failure segment
+// (maxEntries/4) within the first half, and keep it evicting after.
 func garbageClass(is *staticissuer.Issuer) *class {
 	shapes := []func(v apiVersion) (request, error){
 		func(v apiVersion) (request, error) { return review(v, "garbage-not-a-token", refused()), nil },
@@ -157,6 +160,10 @@ func garbageClass(is *staticissuer.Issuer) *class {
 			return review(v, forge(tok), refused()), err
 		},
 		func(v apiVersion) (request, error) {
+			tok, err := is.Token(staticissuer.Claims{Namespace: soakNS, ServiceAccount: freshSA, Expiry: time.Now().Add(-time.Hour)})
+			return review(v, tok, refused()), err
+		},
+		func(v apiVersion) (request, error) {
 			return raw(v, []byte(`{"apiVersion":"`+v.version+`","kind":"TokenReview","spec":`)), nil
 		},
 		func(v apiVersion) (request, error) {
@@ -166,7 +173,7 @@ func garbageClass(is *staticissuer.Issuer) *class {
 			return raw(v, []byte(`{"apiVersion":"`+v.version+`","kind":"TokenReview","spec":{}}`)), nil
 		},
 	}
-	return &class{name: "garbage", weight: 3, what: "not a JWT; bad base64; forged signature (fresh); bad JSON, wrong kind, no token (400)", shapes: len(shapes), make: func(n int64, v apiVersion) (request, error) {
+	return &class{name: "garbage", weight: 3, what: "not a JWT; bad base64; forged signature, expired (fresh ones); bad JSON, wrong kind, no token (400)", shapes: len(shapes), make: func(n int64, v apiVersion) (request, error) {
 		return shapes[n%int64(len(shapes))](v)
 	}}
 }

@@ -75,6 +75,9 @@ func (r *result) slopeSection(w writer) {
 	w("|---|---|---:|---:|---:|---|---|")
 	for _, v := range r.verdicts {
 		verdict := "pass"
+		if v.info {
+			verdict = "—"
+		}
 		if !v.pass {
 			verdict = "**FAIL**"
 		}
