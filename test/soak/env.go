@@ -94,7 +94,9 @@ func (e *env) startTokenfed(ctx context.Context, dir string, o options) error {
 	}
 	say("starting tokenfed: issuer hub (upstream policy always), issuer static (inline JWKS); cache.maxEntries %d", o.cacheEntries)
 	verbosity := 0
-	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: mkdir(dir, "tokenfed"), Config: cfg, Verbosity: &verbosity})
+	// --profiling serves /debug/pprof to the development client
+	// certificate, a caller with every endpoint; only -heap-profiles asks.
+	p, err := tokenfedproc.Start(ctx, tokenfedproc.Options{Dir: mkdir(dir, "tokenfed"), Config: cfg, Verbosity: &verbosity, Args: []string{"--profiling"}})
 	if err != nil {
 		return err
 	}

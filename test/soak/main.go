@@ -38,6 +38,9 @@ type options struct {
 	cacheEntries int
 	freshEvery   int
 	out          string
+	// heapProfiles, when set, is where heap profiles of the half and the
+	// end are saved (go tool pprof -base heap-half.pb.gz heap-end.pb.gz).
+	heapProfiles string
 }
 
 // defaultCacheEntries is small enough that the distinct tokens of this load
@@ -58,6 +61,7 @@ func main() {
 	flag.DurationVar(&o.sampleEvery, "sample", 10*time.Second, "time between samples of tokenfed's RSS, goroutines, fds and heap")
 	flag.IntVar(&o.cacheEntries, "cache-entries", defaultCacheEntries, "tokenfed's cache.maxEntries (its default is 100000)")
 	flag.IntVar(&o.freshEvery, "fresh-every", 30, "every Nth request goes over a new HTTP/1.1 connection, closed after it; the others share one HTTP/2 connection")
+	flag.StringVar(&o.heapProfiles, "heap-profiles", "", "directory for tokenfed's heap profiles at the half and at the end, to see what grew (go tool pprof -base DIR/heap-half.pb.gz DIR/heap-end.pb.gz)")
 	flag.StringVar(&o.out, "out", filepath.Join(tokenfedproc.RepoRoot(), "test", "soak", "RESULTS.md"), "results file")
 	flag.Parse()
 	if err := o.validate(); err != nil {

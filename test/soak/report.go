@@ -100,6 +100,7 @@ func (r *result) rangeSection(w writer) {
 		{"goroutines", func(s sample) float64 { return s.goroutines }},
 		{"open fds", func(s sample) float64 { return s.fds }},
 		{"heap in use (MiB)", func(s sample) float64 { return s.heapInUseMiB }},
+		{"GC heap goal (MiB)", func(s sample) float64 { return s.heapGoalMiB }},
 		{"cache evictions", func(s sample) float64 { return s.evictions }},
 	} {
 		vals := make([]float64, len(r.samples))
@@ -146,16 +147,16 @@ func (r *result) sampleSection(w writer) {
 	w("")
 	w("One a minute of the %d taken (every %s); req/s and p99 cover the %s before each.", len(r.samples), r.o.sampleEvery, r.o.sampleEvery)
 	w("")
-	w("| t | RSS MiB | goroutines | fds | heap in use MiB | cache evictions | req/s | p99 | tokenfed CPU | load avg | unexpected |")
-	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	w("| t | RSS MiB | goroutines | fds | heap in use MiB | GC goal MiB | cache evictions | req/s | p99 | tokenfed CPU | load avg | unexpected |")
+	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	next := time.Duration(0)
 	for i, s := range r.samples {
 		if s.at < next && i != len(r.samples)-1 {
 			continue
 		}
 		next = s.at.Truncate(time.Minute) + time.Minute
-		w("| %s | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | %s | %.0f%% | %.2f | %d |", s.at.Round(time.Second), s.rssMiB, s.goroutines, s.fds,
-			s.heapInUseMiB, s.evictions, s.rate, s.p99.Round(100*time.Microsecond), s.cpu, s.load, s.unexpected)
+		w("| %s | %.1f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f | %s | %.0f%% | %.2f | %d |", s.at.Round(time.Second), s.rssMiB, s.goroutines, s.fds,
+			s.heapInUseMiB, s.heapGoalMiB, s.evictions, s.rate, s.p99.Round(100*time.Microsecond), s.cpu, s.load, s.unexpected)
 	}
 	w("")
 }

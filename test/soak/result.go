@@ -54,6 +54,9 @@ func newResult(o options, e *env, l *load, samples []sample, s *scraper) *result
 	if u := l.unexpected(); u > 0 {
 		r.fail("%d unexpected answers (see below)", u)
 	}
+	if s.lastErr != "" {
+		r.fail("the scrape after the load: %s", s.lastErr)
+	}
 	for _, s := range samples {
 		if s.err != "" {
 			r.fail("sample at %s: %s", s.at.Round(time.Second), s.err)

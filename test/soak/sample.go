@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ type sample struct {
 	// (go_memstats_heap_inuse_bytes) come from tokenfed's /metrics.
 	goroutines   float64
 	heapInUseMiB float64
+	// heapGoalMiB (go_memstats_next_gc_bytes) is the heap size at which
+	// the next GC starts: the live heap the last GC marked, times
+	// 1+GOGC/100. It moves with live data only, not with garbage.
+	heapGoalMiB float64
 	// evictions is tokenfed_cache_evictions_total{cache="reviews"}: once it
 	// rises, the cache is full.
 	evictions float64
@@ -39,6 +44,7 @@ type sample struct {
 const (
 	goroutinesMetric = "go_goroutines"
 	heapInUseMetric  = "go_memstats_heap_inuse_bytes"
+	heapGoalMetric   = "go_memstats_next_gc_bytes"
 	evictionsMetric  = `tokenfed_cache_evictions_total{cache="reviews"}`
 	// requestsMetric is tokenfed's own count of answers, for the report.
 	requestsMetric = "tokenfed_tokenreview_requests_total"
@@ -53,6 +59,8 @@ type scraper struct {
 	requests []string
 	// cpuSeconds is tokenfed's CPU time at the previous sample.
 	cpuSeconds float64
+	// lastErr is the failure of the scrape after the load, if any.
+	lastErr string
 }
 
 // observe runs the load and samples tokenfed every o.sampleEvery, and once
@@ -67,11 +75,16 @@ func observe(ctx context.Context, e *env, l *load, o options) ([]sample, *scrape
 	go func() { l.run(ctx); close(done) }()
 	tick := time.NewTicker(o.sampleEvery)
 	defer tick.Stop()
+	halfProfiled := false
 	for {
 		select {
 		case now := <-tick.C:
 			samples = append(samples, s.sample(now.Sub(start), l, now.Sub(last)))
 			last = now
+			if !halfProfiled && now.Sub(start) >= o.duration/2 {
+				s.heapProfile(o.heapProfiles, "heap-half.pb.gz")
+				halfProfiled = true
+			}
 		case <-done:
 			if ctx.Err() != nil {
 				return nil, nil, fmt.Errorf("interrupted after %s: %w", time.Since(start).Round(time.Second), ctx.Err())
@@ -80,9 +93,45 @@ func observe(ctx context.Context, e *env, l *load, o options) ([]sample, *scrape
 			if now := time.Now(); now.Sub(last) >= o.sampleEvery/2 {
 				samples = append(samples, s.sample(now.Sub(start), l, now.Sub(last)))
 			}
+			s.heapProfile(o.heapProfiles, "heap-end.pb.gz")
+			// tokenfed counts an answer as its handler returns, which may
+			// be just after the client has read it: let the last ones land.
+			time.Sleep(time.Second)
+			if err := s.scrape(&sample{}); err != nil {
+				s.lastErr = err.Error()
+			}
 			return samples, s, nil
 		}
 	}
+}
+
+// heapProfile saves tokenfed's heap profile, after a forced GC (gc=1), as
+// dir/name; nothing when dir is "". A failure is printed, not fatal: the
+// profiles are a diagnosis, not a measurement.
+func (s *scraper) heapProfile(dir, name string) {
+	if dir == "" {
+		return
+	}
+	err := func() error {
+		resp, err := s.client.Get(s.e.tokenfed.URL + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}()
+	if err != nil {
+		say("heap profile %s: %v", name, err)
+		return
+	}
+	say("heap profile written to %s", filepath.Join(dir, name))
 }
 
 // sample reads tokenfed's state at `at`; since is the time since the
@@ -118,8 +167,8 @@ func (s *scraper) sample(at time.Duration, l *load, since time.Duration) sample 
 		errs = append(errs, err.Error())
 	}
 	out.err = strings.Join(errs, "; ")
-	fmt.Fprintf(os.Stderr, "  t=%4.0fs  RSS %6.1f MiB  goroutines %4.0f  fds %3.0f  heap in use %6.1f MiB  evictions %7.0f  %5.0f req/s  p99 %7s  CPU %3.0f%%  load %5.2f  unexpected %d %s\n",
-		at.Seconds(), out.rssMiB, out.goroutines, out.fds, out.heapInUseMiB, out.evictions, out.rate, p99.Round(100*time.Microsecond), out.cpu, out.load, out.unexpected, out.err)
+	fmt.Fprintf(os.Stderr, "  t=%4.0fs  RSS %6.1f MiB  goroutines %4.0f  fds %3.0f  heap in use %6.1f MiB  GC goal %6.1f MiB  evictions %7.0f  %5.0f req/s  p99 %7s  CPU %3.0f%%  load %5.2f  unexpected %d %s\n",
+		at.Seconds(), out.rssMiB, out.goroutines, out.fds, out.heapInUseMiB, out.heapGoalMiB, out.evictions, out.rate, p99.Round(100*time.Microsecond), out.cpu, out.load, out.unexpected, out.err)
 	return out
 }
 
@@ -140,7 +189,7 @@ func (s *scraper) scrape(out *sample) error {
 	}
 	m, requests := parseMetrics(string(data))
 	s.requests = requests
-	for name, dst := range map[string]*float64{goroutinesMetric: &out.goroutines, heapInUseMetric: &out.heapInUseMiB, evictionsMetric: &out.evictions} {
+	for name, dst := range map[string]*float64{goroutinesMetric: &out.goroutines, heapInUseMetric: &out.heapInUseMiB, heapGoalMetric: &out.heapGoalMiB, evictionsMetric: &out.evictions} {
 		v, ok := m[name]
 		if !ok {
 			return fmt.Errorf("/metrics has no %s", name)
@@ -148,6 +197,7 @@ func (s *scraper) scrape(out *sample) error {
 		*dst = v
 	}
 	out.heapInUseMiB /= 1 << 20
+	out.heapGoalMiB /= 1 << 20
 	return nil
 }
 

@@ -87,6 +87,7 @@ func rules(secondHalf bool) []rule {
 		// The Go heap rises and falls with each GC cycle; its trend says
 		// whether RSS follows live data or only the collector's peaks.
 		{metric: "heap in use", unit: "MiB", value: func(s sample) float64 { return s.heapInUseMiB }, info: true},
+		{metric: "GC heap goal", unit: "MiB", value: func(s sample) float64 { return s.heapGoalMiB }, info: true},
 	}
 }
 
