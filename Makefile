@@ -27,7 +27,7 @@ IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 # Tests start real kube-apiservers; the first build of them takes minutes.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build version image certs controlplane run edge test test-unit test-e2e bench fuzz lint clean
+.PHONY: all build version image certs controlplane run edge test test-unit test-e2e bench fuzz soak lint clean
 
 all: build
 
@@ -95,6 +95,13 @@ bench: build controlplane ## side-by-side benchmarks; writes test/bench/RESULTS.
 FUZZTIME ?= 60s
 fuzz: ## every fuzz target for FUZZTIME each: make fuzz FUZZTIME=10s
 	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
+
+# How long make soak keeps tokenfed under load: `make soak SOAKTIME=30m`.
+# Not part of make test: it takes SOAKTIME plus about a minute.
+SOAKTIME ?= 10m
+
+soak: build controlplane ## SOAKTIME (10m) of mixed load: RSS, goroutines, fds stay flat; writes test/soak/RESULTS.md
+	$(GO) run ./test/soak -duration $(SOAKTIME)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './hack/controlplane/*' -not -path './bin/*') 2>&1); \
