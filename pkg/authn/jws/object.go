@@ -169,14 +169,41 @@ func DecodeObject(raw []byte, buf []Member) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range members {
-		for j := i + 1; j < len(members); j++ {
-			if members[i].Name == members[j].Name {
-				return nil, errDuplicateName
-			}
-		}
+	if err := checkExactNames(members); err != nil {
+		return nil, err
 	}
 	return members, nil
+}
+
+// pairwiseNames is how many members are checked for duplicates pair by
+// pair, without allocating; beyond it a set keeps the check linear.
+const pairwiseNames = 32
+
+// checkExactNames refuses exact duplicate names. A real claim object has a
+// handful of members, but a forged 16 KiB token can put 1500 in one, and
+// nested claims are read from tokens nobody has verified yet
+// (jwt.PeekRefs): compared pairwise those would cost a million comparisons,
+// milliseconds per token. go-jose's decoder keeps a set too
+// (go-jose/v4/json/decode.go, object).
+func checkExactNames(members []Member) error {
+	if len(members) <= pairwiseNames {
+		for i := range members {
+			for j := i + 1; j < len(members); j++ {
+				if members[i].Name == members[j].Name {
+					return errDuplicateName
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		if _, dup := seen[m.Name]; dup {
+			return errDuplicateName
+		}
+		seen[m.Name] = struct{}{}
+	}
+	return nil
 }
 
 func parseMembers(data []byte, members []Member) ([]Member, error) {
@@ -184,7 +211,7 @@ func parseMembers(data []byte, members []Member) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(members) <= 32 && allPlain(members) {
+	if len(members) <= pairwiseNames && allPlain(members) {
 		return members, checkASCIINames(members)
 	}
 	return members, checkNames(members)
