@@ -53,3 +53,24 @@ func TestInternedSlicesCannotBeAppendedIntoAnotherAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestInternerHashCollisionKeepsIdentitiesApart: identities are interned
+// by a 64-bit hash. When another identity holds an answer's hash slot (a
+// collision), the answer must keep its own identity, never take the
+// other's.
+func TestInternerHashCollisionKeepsIdentitiesApart(t *testing.T) {
+	in := NewInterner(10)
+	alice := in.Response(podTokenAnswer("JTI=a", "web-0")).User.(*User)
+	if len(in.identities) != 1 {
+		t.Fatalf("interner holds %d identities, want 1", len(in.identities))
+	}
+	mallory := &sharedIdentity{name: "hub:system:serviceaccount:ns:mallory", uid: "m", groups: []string{"hub:admins"}}
+	for h := range in.identities {
+		in.identities[h] = mallory
+	}
+	got := in.Response(podTokenAnswer("JTI=b", "web-0")).User.(*User)
+	if got.shared == mallory || got.GetName() != alice.GetName() || !slices.Equal(got.GetGroups(), alice.GetGroups()) ||
+		got.ExtraValue(user.CredentialIDKey)[0] != "JTI=b" {
+		t.Fatalf("an answer whose hash slot holds another identity got name %q, groups %q", got.GetName(), got.GetGroups())
+	}
+}
