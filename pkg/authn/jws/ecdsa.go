@@ -48,10 +48,16 @@ const maxSigBytes = 132
 // length is looked at further. Secret-based service-account tokens are
 // left alone too: kube-apiserver accepts one only if it is byte for byte the
 // token stored in its Secret, so their spelling is the issuer's to choose.
-// A token that is not a well-formed JWS is returned as it is, for Peek to
+// A token that is not a well-formed JWS is returned as it is, for Parse to
 // refuse: a signature in a non-canonical encoding is never rewritten into a
-// canonical one.
+// canonical one. So is one over MaxTokenBytes, unread: Parse refuses it
+// whatever its spelling, and reading a header of up to the 1 MiB body limit
+// costs milliseconds, on every call (the callers' gate canonicalises a
+// token up to three times before its review does).
 func CanonicalSignature(token string) string {
+	if len(token) > MaxTokenBytes {
+		return token
+	}
 	alg, dot, ok := ecdsaBySigLen(token)
 	if !ok {
 		return token

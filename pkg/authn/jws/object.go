@@ -95,16 +95,22 @@ func DecodeString(raw []byte) (string, error) {
 
 // DecodeStrings decodes a raw JSON array whose elements must all be
 // strings, as go-jose decodes one into []interface{} and then requires
-// strings: null, or any other element, is refused. raw must be valid JSON,
-// as every value of a parsed Object is.
+// strings: null, or any other element, is refused. It reads the array's
+// grammar as it goes and never reads past raw, so bytes that are no such
+// array are refused (errWrongType) without a second pass over them, even
+// though every value of a parsed Object is valid JSON already.
 func DecodeStrings(raw []byte) ([]string, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, errWrongType
 	}
 	out := make([]string, 0, 1+countCommas(raw))
-	for i := skipSpace(raw, 1); raw[i] != ']'; {
-		end := endOfValue(raw, i)
-		if raw[i] != '"' {
+	i := skipSpace(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return closeArray(out, raw, i)
+	}
+	for {
+		end := closingQuote(raw, i)
+		if end < 0 {
 			return nil, errWrongType
 		}
 		s, err := DecodeString(raw[i:end])
@@ -112,9 +118,40 @@ func DecodeStrings(raw []byte) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, s)
-		if i = skipSpace(raw, end); raw[i] == ',' {
+		switch i = skipSpace(raw, end); {
+		case i < len(raw) && raw[i] == ',':
 			i = skipSpace(raw, i+1)
+		case i < len(raw) && raw[i] == ']':
+			return closeArray(out, raw, i)
+		default:
+			return nil, errWrongType
 		}
+	}
+}
+
+// closingQuote returns the index just past the string starting at raw[i],
+// or -1 when raw[i] starts no string or the string is not closed.
+// DecodeString checks what lies between the quotes.
+func closingQuote(raw []byte, i int) int {
+	if i >= len(raw) || raw[i] != '"' {
+		return -1
+	}
+	for i++; i < len(raw); i++ {
+		switch raw[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// closeArray returns out, the strings of the array whose ']' is raw[i],
+// if nothing but whitespace follows it.
+func closeArray(out []string, raw []byte, i int) ([]string, error) {
+	if skipSpace(raw, i+1) != len(raw) {
+		return nil, errWrongType
 	}
 	return out, nil
 }
@@ -169,14 +206,41 @@ func DecodeObject(raw []byte, buf []Member) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range members {
-		for j := i + 1; j < len(members); j++ {
-			if members[i].Name == members[j].Name {
-				return nil, errDuplicateName
-			}
-		}
+	if err := checkExactNames(members); err != nil {
+		return nil, err
 	}
 	return members, nil
+}
+
+// pairwiseNames is how many members are checked for duplicates pair by
+// pair, without allocating; beyond it a set keeps the check linear.
+const pairwiseNames = 32
+
+// checkExactNames refuses exact duplicate names. A real claim object has a
+// handful of members, but a forged 16 KiB token can put 1500 in one, and
+// nested claims are read from tokens nobody has verified yet
+// (jwt.PeekRefs): compared pairwise those would cost a million comparisons,
+// milliseconds per token. go-jose's decoder keeps a set too
+// (go-jose/v4/json/decode.go, object).
+func checkExactNames(members []Member) error {
+	if len(members) <= pairwiseNames {
+		for i := range members {
+			for j := i + 1; j < len(members); j++ {
+				if members[i].Name == members[j].Name {
+					return errDuplicateName
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		if _, dup := seen[m.Name]; dup {
+			return errDuplicateName
+		}
+		seen[m.Name] = struct{}{}
+	}
+	return nil
 }
 
 func parseMembers(data []byte, members []Member) ([]Member, error) {
@@ -184,7 +248,7 @@ func parseMembers(data []byte, members []Member) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(members) <= 32 && allPlain(members) {
+	if len(members) <= pairwiseNames && allPlain(members) {
 		return members, checkASCIINames(members)
 	}
 	return members, checkNames(members)

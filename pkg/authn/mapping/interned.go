@@ -155,15 +155,22 @@ func (in *Interner) identity(id *sharedIdentity) *sharedIdentity {
 		clear(in.identities)
 	}
 	s := &sharedIdentity{
-		name: id.name, uid: id.uid, groups: slices.Clone(id.groups),
+		name: id.name, uid: id.uid, groups: sharedCopy(id.groups),
 		extraKeys: id.extraKeys, extraValues: make([][]string, len(id.extraValues)),
 	}
 	for i, v := range id.extraValues {
-		s.extraValues[i] = slices.Clone(v)
+		s.extraValues[i] = sharedCopy(v)
 	}
 	in.identities[h] = s
 	return s
 }
+
+// sharedCopy copies a list that answers will share, with no spare
+// capacity: an append to it (a caller adding a group) then copies instead
+// of writing where the next append, for another answer, would overwrite
+// it. slices.Clone rounds the capacity up to an allocation size class, 18
+// for 17 strings.
+func sharedCopy(values []string) []string { return slices.Clip(slices.Clone(values)) }
 
 func (s *sharedIdentity) equal(o *sharedIdentity) bool {
 	return s.name == o.name && s.uid == o.uid && slices.Equal(s.groups, o.groups) &&
@@ -184,7 +191,7 @@ func (in *Interner) audienceList(auds authenticator.Audiences) authenticator.Aud
 	if len(in.audiences) >= in.max {
 		clear(in.audiences)
 	}
-	a := slices.Clone(auds)
+	a := authenticator.Audiences(sharedCopy(auds))
 	in.audiences[key] = a
 	return a
 }
