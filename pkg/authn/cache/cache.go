@@ -167,7 +167,7 @@ func (c *Cache) store(key [32]byte, r Result) {
 	if ttl <= 0 {
 		return
 	}
-	if evicted := c.shardFor(key).set(key, r, c.since(now.Add(ttl))); evicted {
+	if evicted := c.shardFor(key).set(key, r, c.since(now), c.since(now.Add(ttl))); evicted {
 		c.opts.Metrics.evicted()
 	}
 }

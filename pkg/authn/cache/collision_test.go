@@ -32,18 +32,18 @@ func TestIndexCollisionNeverServesAnotherKeysAnswer(t *testing.T) {
 	failed := Result{Err: errors.New("invalid signature")}
 
 	s := newShard(4, 4)
-	s.set(a, alice, 100)
+	s.set(a, alice, 0, 100)
 	if r, ok := s.get(b, 0); ok {
 		t.Fatalf("lookup of b got a's answer %+v", r.Response.User)
 	}
-	s.set(b, bob, 100)
+	s.set(b, bob, 0, 100)
 	if r, ok := s.get(a, 0); ok {
 		t.Fatalf("lookup of a after b replaced it got %+v", r.Response.User)
 	}
 	if r, ok := s.get(b, 0); !ok || r.Response.User.GetName() != "bob" {
 		t.Fatalf("lookup of b: got %v, %v; want bob", r.Response, ok)
 	}
-	s.set(a, failed, 100)
+	s.set(a, failed, 0, 100)
 	if r, ok := s.get(a, 0); !ok || r.OK || r.Err != failed.Err {
 		t.Fatalf("lookup of a: got %+v, %v; want its failure", r, ok)
 	}

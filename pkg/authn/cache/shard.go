@@ -89,12 +89,23 @@ func (s *shard) get(key [32]byte, now int64) (Result, bool) {
 	return Result{Response: e.response, OK: e.ok, Err: e.err, Revalidate: e.revalidate}, true
 }
 
-// set stores a result in its segment and reports whether an entry was
-// evicted for room. An entry whose index another key shares (a 2^-64
-// chance) is replaced.
-func (s *shard) set(key [32]byte, r Result, expires int64) bool {
+// sweepPerSet is how many expired entries each set drops from the least
+// recently used end of each segment. Without it an expired answer would
+// stay until the same token came again or the segment filled up, so
+// under a steady stream of distinct tokens the cache would grow to
+// maxEntries of mostly expired answers; with it, it holds about rate ×
+// TTL. Two keeps ahead of one new entry per set.
+const sweepPerSet = 2
+
+// set stores a result in its segment at now (nanoseconds since the
+// cache's epoch), first dropping expired entries (sweepPerSet), and
+// reports whether an entry was evicted for room. An entry whose index
+// another key shares (a 2^-64 chance) is replaced.
+func (s *shard) set(key [32]byte, r Result, now, expires int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sweep(&s.authenticated, now)
+	s.sweep(&s.failed, now)
 	if old, ok := s.entries[index(key)]; ok {
 		s.removeEntry(old)
 	}
@@ -110,6 +121,19 @@ func (s *shard) set(key [32]byte, r Result, expires int64) bool {
 	}
 	s.removeEntry(seg.head.prev)
 	return true
+}
+
+// sweep drops up to sweepPerSet expired entries from g's least recently
+// used end. Entries expire in roughly the order they were last used (TTLs
+// are capped alike), so the end is where expired ones gather.
+func (s *shard) sweep(g *segment, now int64) {
+	for range sweepPerSet {
+		last := g.head.prev
+		if last == &g.head || last.expires > now {
+			return
+		}
+		s.removeEntry(last)
+	}
 }
 
 func (s *shard) removeEntry(e *entry) {
