@@ -24,6 +24,7 @@ import (
 	"github.com/tokenfed/tokenfed/pkg/authn"
 	"github.com/tokenfed/tokenfed/pkg/callers"
 	"github.com/tokenfed/tokenfed/pkg/configreload"
+	"github.com/tokenfed/tokenfed/pkg/server"
 	"github.com/tokenfed/tokenfed/pkg/tokenreview"
 )
 
@@ -293,12 +294,14 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := &describer{names: map[string]bool{}}
 	// The chain's, as serve registers them: its own, the key sets', the
-	// upstreams', both caches' and the revocation watches'. Listing the
+	// upstreams', both caches' and the revocation watches', and the
+	// server's (connections, requests in flight, overload). Listing the
 	// packages here instead missed the revocation metrics.
 	authn.NewChainMetrics(reg)
 	tokenreview.NewMetrics(reg)
 	callers.NewMetrics(reg)
 	configreload.New(configreload.Options{Registerer: reg})
+	server.NewMetrics(reg)
 	if len(reg.names) < 10 {
 		t.Fatalf("got metrics %v, want the dozen or so of README.md", reg.names)
 	}
