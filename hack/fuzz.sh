@@ -98,6 +98,12 @@ for t in "${selected[@]}"; do
   generated=$(count "$cache/$import/$name")
 
   status=ok
+  if [[ $rc -eq 0 && -z $start ]]; then
+    # FUZZTIME ended while the existing corpus was being replayed: every
+    # input so far passed, but no new input was tried.
+    baseline=$(grep -oE 'gathering baseline coverage: [0-9]+/[0-9]+' "$log" | tail -1 | sed 's/.*: //')
+    status="ok, not fuzzed: FUZZTIME ended during the baseline (${baseline:-?} of the corpus and seeds replayed); give it a longer FUZZTIME"
+  fi
   if [[ $rc -ne 0 ]]; then
     status=FAILED
     if [[ $after -eq $before ]] && ! grep -q 'Failing input written to' "$log" &&
