@@ -208,7 +208,7 @@ type Server struct {
 
 	// MaxRequestsInFlight bounds the requests served at once over all
 	// connections. Beyond it a request is answered 503 at once, without
-	// Retry-After (which a calling kube-apiserver would retry). Health
+	// Retry-After, which a calling kube-apiserver does not retry. Health
 	// probes and /metrics are not counted. It is what bounds the
 	// goroutines slow or idle HTTP/2 streams can hold. Default 400, as
 	// kube-apiserver's --max-requests-inflight.
