@@ -97,7 +97,8 @@ fuzz: ## every fuzz target for FUZZTIME each: make fuzz FUZZTIME=10s
 	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
 # How long make soak keeps tokenfed under load: `make soak SOAKTIME=30m`.
-# Not part of make test: it takes SOAKTIME plus about a minute.
+# Not part of make test: it takes SOAKTIME plus about a minute. Under 5m
+# (a quick try) RSS is not judged and the results go to bin/soak/.
 SOAKTIME ?= 10m
 
 soak: build controlplane ## SOAKTIME (10m) of mixed load: RSS, goroutines, fds stay flat; writes test/soak/RESULTS.md

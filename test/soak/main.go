@@ -12,7 +12,9 @@
 // least-squares line to each over the whole run and over its second half
 // (after warm-up), checks the slopes against the bounds in verdict.go,
 // writes test/soak/RESULTS.md and exits 1 when a bound is missed or any
-// answer was not the expected one.
+// answer was not the expected one. A run shorter than minJudged ends in
+// warm-up: its RSS is reported, not judged, and its report goes to
+// bin/soak/RESULTS.md.
 package main
 
 import (
@@ -62,11 +64,17 @@ func main() {
 	flag.IntVar(&o.cacheEntries, "cache-entries", defaultCacheEntries, "tokenfed's cache.maxEntries (its default is 100000)")
 	flag.IntVar(&o.freshEvery, "fresh-every", 30, "every Nth request goes over a new HTTP/1.1 connection, closed after it; the others share one HTTP/2 connection")
 	flag.StringVar(&o.heapProfiles, "heap-profiles", "", "directory for tokenfed's heap profiles at the half and at the end, to see what grew (go tool pprof -base DIR/heap-half.pb.gz DIR/heap-end.pb.gz)")
-	flag.StringVar(&o.out, "out", filepath.Join(tokenfedproc.RepoRoot(), "test", "soak", "RESULTS.md"), "results file")
+	flag.StringVar(&o.out, "out", "", "results file (default test/soak/RESULTS.md; bin/soak/RESULTS.md for a run shorter than 5m, so that a quick try does not replace the committed results)")
 	flag.Parse()
 	if err := o.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
+	}
+	if o.out == "" {
+		o.out = defaultOut(o.duration)
+	}
+	if o.duration < minJudged {
+		say("-duration %s is under %s: the load and every answer are checked, but the run ends in warm-up, so its RSS slopes are reported, not judged; results go to %s", o.duration, minJudged, o.out)
 	}
 	passed, err := run(o)
 	if err != nil {
@@ -88,6 +96,16 @@ func (o options) validate() error {
 		return fmt.Errorf("-rate, -workers, -fresh-every and -cache-entries must be positive")
 	}
 	return nil
+}
+
+// defaultOut is where the results go without -out: the committed
+// test/soak/RESULTS.md for a run long enough to be judged, bin/soak/ (not
+// committed) for a shorter one.
+func defaultOut(d time.Duration) string {
+	if d < minJudged {
+		return filepath.Join(tokenfedproc.RepoRoot(), "bin", "soak", "RESULTS.md")
+	}
+	return filepath.Join(tokenfedproc.RepoRoot(), "test", "soak", "RESULTS.md")
 }
 
 func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
@@ -125,6 +143,9 @@ func run(o options) (bool, error) {
 	r := newResult(o, e, l, samples, scraper)
 	md := r.markdown()
 	fmt.Print(md)
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return false, err
+	}
 	if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
 		return false, err
 	}

@@ -23,6 +23,9 @@ func (r *result) markdown() string {
 	w("")
 	if r.passed() {
 		w("**Verdict: PASS.** Every answer was the expected one and every slope is within its bound.")
+		if r.o.duration < minJudged {
+			w("RSS was not judged: a run under %s ends in warm-up (`make soak` runs 10m).", minJudged)
+		}
 	} else {
 		w("**Verdict: FAIL.**")
 		w("")
@@ -69,7 +72,11 @@ func (r *result) loadSection(w writer) {
 func (r *result) slopeSection(w writer) {
 	w("## Slopes")
 	w("")
-	w("Least-squares fit over every sample of the span (the second half starts at %s, after warm-up), per minute, ± one standard error.", r.o.duration/2)
+	warmup := "after warm-up"
+	if r.o.duration < minJudged {
+		warmup = fmt.Sprintf("still warm-up in a run under %s, so RSS is not judged", minJudged)
+	}
+	w("Least-squares fit over every sample of the span (the second half starts at %s, %s), per minute, ± one standard error.", r.o.duration/2, warmup)
 	w("")
 	w("| metric | span | samples | slope /min | ± SE | bound | verdict |")
 	w("|---|---|---:|---:|---:|---|---|")

@@ -43,6 +43,9 @@ func newResult(o options, e *env, l *load, samples []sample, s *scraper) *result
 	r := &result{o: o, l: l, samples: samples, requests: s.requests, when: time.Now().UTC(), version: tokenfedVersion(),
 		command: strings.Join(append([]string{"go run ./test/soak"}, os.Args[1:]...), " ")}
 	r.verdicts = append(judge(samples, 0, "whole run"), judge(samples, o.duration/2, "second half")...)
+	if o.duration < minJudged {
+		unjudgedRSS(r.verdicts)
+	}
 	for _, t := range l.tallies {
 		sent, _ := t.counts()
 		r.sent += sent

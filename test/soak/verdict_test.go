@@ -137,3 +137,30 @@ func TestJudgeSkipsFailedSamples(t *testing.T) {
 		}
 	}
 }
+
+// A run shorter than minJudged ends in warm-up: its RSS climb is reported,
+// not failed, while a goroutine leak still fails it.
+func TestShortRunReportsRSSButJudgesGoroutines(t *testing.T) {
+	var samples []sample
+	for at := time.Duration(0); at <= time.Minute; at += 10 * time.Second {
+		m := at.Minutes()
+		samples = append(samples, sample{at: at, rssMiB: 46 + 11*m, goroutines: 31 + 30*m, fds: 16})
+	}
+	vs := append(judge(samples, 0, "whole run"), judge(samples, 30*time.Second, "second half")...)
+	if v := verdictOf(t, vs, "RSS"); v.pass {
+		t.Fatalf("RSS +11 MiB/min judged: passed %s, want fail before unjudgedRSS", v.bound())
+	}
+	unjudgedRSS(vs)
+	for _, v := range vs {
+		switch v.metric {
+		case "RSS":
+			if !v.pass || !v.info || v.bound() != "none: a run under 5m0s ends in warm-up" {
+				t.Errorf("%s RSS: pass %v info %v bound %q, want reported only, saying why", v.span, v.pass, v.info, v.bound())
+			}
+		case "goroutines":
+			if v.pass {
+				t.Errorf("%s goroutines +30/min: passed %s, want fail", v.span, v.bound())
+			}
+		}
+	}
+}
