@@ -67,8 +67,10 @@ func (a *App) apply(ctx context.Context, cfg *v1alpha1.Configuration) error {
 }
 
 // issuerChanges names the issuers cfg adds, removes and changes against
-// prev, for the log.
+// prev, for the log. None is an empty list, not nil, which the log would
+// print as null.
 func issuerChanges(prev, cfg *v1alpha1.Configuration) (added, removed, changed []string) {
+	added, removed, changed = []string{}, []string{}, []string{}
 	before, after := issuersByName(prev), issuersByName(cfg)
 	for _, name := range slices.Sorted(maps.Keys(after)) {
 		old, ok := before[name]
