@@ -109,11 +109,11 @@ func (is *issuer) confirm(ctx context.Context, token string, local *jwt.Result) 
 
 func (is *issuer) askUpstream(ctx context.Context, token string, expiry time.Time, local *authenticator.Response) cache.Result {
 	resp, err := is.upstream.Review(ctx, token, is.upstreamAudiences(ctx))
-	if errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrCredentialRefused) {
-		// Neither says anything about the token. An outage is answered
-		// 503; a refused credential is remembered by the upstream client
-		// for a bounded time (upstream.CredentialHold), which is the only
-		// memory it needs.
+	if errors.Is(err, upstream.ErrUnavailable) {
+		// Says nothing about the token: answered 503, never cached. A
+		// refused credential (upstream.ErrCredentialRefused, an
+		// ErrUnavailable) is remembered by the upstream client for
+		// upstream.CredentialHold, which is the only memory it needs.
 		return cache.Result{Err: err, NoCache: true}
 	}
 	if err == nil && local != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,8 +21,8 @@ const breakerMinOpen = time.Second
 // (pkg/authn/upstream/breaker.go: "Only faults of the cluster count: a 4xx
 // other than 429 is our request's problem"). Nor may it multiply: the
 // refusal is remembered for upstream.CredentialHold, so the reviews after
-// the first are answered without a call, each with authenticated: false
-// and the reason, which a calling kube-apiserver does not retry.
+// the first are answered without a call, each a 503 with the reason (no
+// Retry-After, which a calling kube-apiserver does not retry).
 func TestUpstreamBreakerIgnoresForbidden(t *testing.T) {
 	hub := startUpstreamHub(t)
 	token := podBoundTokens(t, hub, "forbidden", 1)[0]
@@ -31,11 +32,11 @@ func TestUpstreamBreakerIgnoresForbidden(t *testing.T) {
 		Issuers: []v1alpha1.Issuer{hubWithUpstream(hub, v1alpha1.UpstreamWhenBound, proxy.Kubeconfig)},
 	})
 	tf := tokenfedClient(t, p)
-	const want = "issuer's cluster refuses tokenfed's credential: HTTP 403 Forbidden"
+	const want = "issuer's cluster is unavailable: it refuses tokenfed's credential: HTTP 403 Forbidden"
 	for i := range 2 * breakerThreshold {
 		st, err := reviewOnce(ctx(t), tf, token)
-		if err != nil || st.Authenticated || st.Error != want {
-			t.Fatalf("review %d, upstream answering 403: got %+v, %v, want authenticated: false with error %q", i, st, err, want)
+		if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("review %d, upstream answering 403: got %+v, %v, want 503 saying %q", i, st, err, want)
 		}
 	}
 	if got := proxy.Reviews(); got != 1 {

@@ -33,8 +33,7 @@ func init() { secretscan.Register(bogusCredential, "faults bogus upstream creden
 // Figures of the refused credential.
 const (
 	// identicalReviews in a row may cost at most maxRefusedCalls upstream
-	// calls (issue 15): kube-apiserver retries every 5xx about five times,
-	// so a refusal answered 503 would cost forty.
+	// calls (issue 15): without the hold each review would cost one.
 	identicalReviews = 8
 	maxRefusedCalls  = 2
 	// grantSeenWithin: once the credential is granted `create
@@ -99,9 +98,11 @@ func (c *reviewCounter) kubeconfig(t *testing.T, credential string) string {
 // (its RBAC was never applied), with 401 for a token it does not accept.
 // Figures: identicalReviews reviews in a row cost at most maxRefusedCalls
 // TokenReviews (1: the refusal is remembered for upstream.CredentialHold);
-// every answer is 200, authenticated: false, with status.error saying the
-// cluster refuses tokenfed's credential, which a calling kube-apiserver
-// does not retry; those answered from memory take at most noCallLatency.
+// every answer is 503 (the cluster cannot be asked: a 403 is also what a
+// starting kube-apiserver answers before its RBAC is loaded, so it is no
+// verdict on the token), without Retry-After, which a calling
+// kube-apiserver does not retry, saying the cluster refuses tokenfed's
+// credential; those answered from memory take at most noCallLatency.
 // Once the 403's ServiceAccount is granted the permission, tokens are
 // authenticated again within grantSeenWithin.
 func TestRefusedCredential(t *testing.T) {
@@ -135,7 +136,7 @@ func TestRefusedCredential(t *testing.T) {
 			is := federation.HubIssuer("hub", hub)
 			is.Upstream = &v1alpha1.Upstream{Kubeconfig: counter.kubeconfig(t, tc.credential), Policy: v1alpha1.UpstreamAlways, Timeout: duration(upstreamTimeout)}
 			tf := startTokenfed(t, v1alpha1.Configuration{Issuers: []v1alpha1.Issuer{is}})
-			want := "issuer's cluster refuses tokenfed's credential: HTTP " + strconv.Itoa(tc.code) + " " + http.StatusText(tc.code)
+			want := "issuer's cluster is unavailable: it refuses tokenfed's credential: HTTP " + strconv.Itoa(tc.code) + " " + http.StatusText(tc.code)
 
 			var slowest time.Duration
 			for i := range identicalReviews {
@@ -146,7 +147,7 @@ func TestRefusedCredential(t *testing.T) {
 				} else {
 					slowest = max(slowest, r.latency)
 				}
-				refused(t, r, want, bound)
+				unavailable(t, r, want, bound)
 			}
 			codes := counter.answers()
 			if len(codes) > maxRefusedCalls || len(codes) == 0 || codes[0] != tc.code {
@@ -155,7 +156,7 @@ func TestRefusedCredential(t *testing.T) {
 			if got := tf.metric(t, `tokenfed_upstream_breaker_state{issuer="hub"}`); got != 0 {
 				t.Fatalf("got breaker state %v, want 0 (closed): a refused credential is not an outage", got)
 			}
-			tf.noServerFaults(t)
+			tf.only5xx(t, "503")
 			t.Logf("%d: %d identical reviews cost %d TokenReview(s) (bound %d); answered from memory within %s (bound %s)",
 				tc.code, identicalReviews, len(codes), maxRefusedCalls, slowest.Round(time.Millisecond), noCallLatency)
 			if tc.grant {

@@ -51,10 +51,9 @@ func errUndecodable(code int) *callError {
 
 // refusal is a well-formed answer that tokenfed will not use: its user is
 // beyond the bounds or quotes the token. It rejects the token rather than
-// being unavailable. The cluster did answer, so a 503 (which a calling
-// kube-apiserver retries five times, each try asking the cluster again)
-// would only multiply the load on a cluster that misbehaves, and a cached
-// rejection costs one call per failure TTL. And it is not counted against
+// being unavailable. The cluster did answer, so the answer is the
+// cluster's verdict, not an outage; and a cached rejection costs one call
+// per failure TTL, where an uncached 503 would cost one per review. And it is not counted against
 // the cluster by the breaker: a user who can shape their own claims could
 // otherwise make answers about their own token open the circuit for every
 // token of the issuer.
@@ -89,8 +88,7 @@ func classify(err error, code int) *callError {
 // the review itself, that is on what the caller sent: its token and
 // audiences. A 400, 413 or 422 says the review cannot be valid, and a
 // caller who provokes one (kube-apiserver answers 413 above 3 MiB) must get
-// authenticated=false, never a 503 that a calling kube-apiserver retries
-// five times. The other 4xx say nothing about the token: 401 and 403
+// authenticated=false, never a 503 that reports a fault of tokenfed's. The other 4xx say nothing about the token: 401 and 403
 // refuse tokenfed's own credential (ErrCredentialRefused); 404, 405, 406,
 // 415 and 421 say the configured server does not serve TokenReview as
 // tokenfed sends it, a fault of tokenfed's configuration that a 5xx

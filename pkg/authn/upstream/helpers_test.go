@@ -16,13 +16,16 @@ import (
 // testToken is what every test reviews; no error may ever quote it.
 const testToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtdG9rZW4tZm9yLXRlc3RzIn0.c2lnbmF0dXJlLXNlY3JldA"
 
-// newTestClient builds a Client for srv; zero Timeout gets 5s.
+// newTestClient builds a Client for srv; zero Timeout gets 30s. Tests of
+// timeouts set their own; the others must not time out on a loaded CI
+// machine, where the megabyte reviews of the bounds tests under -race took
+// longer than 5s.
 func newTestClient(t testing.TB, srv *fakeapiserver.Server, opts Options) (*Client, *Metrics) {
 	t.Helper()
 	opts.IssuerName = "hub"
 	opts.Config = srv.RESTConfig()
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Second
+		opts.Timeout = 30 * time.Second
 	}
 	opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	c, err := New(opts)

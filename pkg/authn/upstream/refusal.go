@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -12,14 +13,15 @@ import (
 // ErrCredentialRefused marks answers given because the issuing cluster
 // refuses tokenfed's own credential: HTTP 401 (it does not accept the
 // credential: expired, revoked, another cluster's) or 403 (the credential
-// lacks `create tokenreviews`, config/upstream-rbac). It says nothing
-// about the token, but unlike an outage it lasts until an operator fixes
-// the credential, so retrying cannot help. Callers answer it as a refusal
-// (authenticated: false, with this reason) and do not cache it: a 503
-// would be retried about five times by a calling kube-apiserver (its
-// webhook client's backoff, k8s.io/apiserver pkg/util/webhook), each try
-// asking the cluster again for an answer known in advance.
-var ErrCredentialRefused = errors.New("issuer's cluster refuses tokenfed's credential")
+// lacks `create tokenreviews`, config/upstream-rbac; or the cluster is
+// starting and has not loaded its RBAC yet). It says nothing about the
+// token, so it is an ErrUnavailable: answered 503 and never cached, not a
+// rejection. A calling kube-apiserver does not retry a 503 without
+// Retry-After (DefaultShouldRetry in k8s.io/apiserver pkg/util/webhook
+// retries 500, 504 and 429), and the refusal is remembered for
+// CredentialHold, so a credential that stays refused costs the cluster
+// one TokenReview per hold, whatever the load.
+var ErrCredentialRefused = fmt.Errorf("%w: it refuses tokenfed's credential", ErrUnavailable)
 
 // CredentialHold is how long a refusal of tokenfed's credential is
 // remembered per issuer and answered without a call: 10 s, the default
@@ -37,9 +39,8 @@ func isCredentialRefusal(code int) bool {
 
 // refusals remembers the cluster's last refusal of tokenfed's credential,
 // for CredentialHold, so that a refused credential costs one call per hold
-// rather than one (or, with a calling kube-apiserver's retries, five) per
-// review. It works like the breaker's open state, but answers with the
-// refusal, not with "unavailable": the cluster is up, and says no.
+// rather than one per review. It works like the breaker's open state, but
+// answers with the refusal and its status, and never counts as a fault.
 type refusals struct {
 	clock clock.PassiveClock
 

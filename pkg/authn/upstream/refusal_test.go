@@ -36,12 +36,12 @@ func TestCredentialRefusalIsRemembered(t *testing.T) {
 			clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			srv := fakeapiserver.Start(t, fakeapiserver.APIStatus(code, metav1.StatusReason(http.StatusText(code)), 0))
 			c, m := newTestClient(t, srv, Options{Clock: clk})
-			want := fmt.Sprintf("issuer's cluster refuses tokenfed's credential: HTTP %d %s", code, http.StatusText(code))
+			want := fmt.Sprintf("issuer's cluster is unavailable: it refuses tokenfed's credential: HTTP %d %s", code, http.StatusText(code))
 
 			for i := range identicalReviews {
 				_, err := c.Review(context.Background(), testToken, nil)
-				if !errors.Is(err, ErrCredentialRefused) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRejected) || err.Error() != want {
-					t.Fatalf("review %d: got %v, want only ErrCredentialRefused: %q", i, err, want)
+				if !errors.Is(err, ErrCredentialRefused) || !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRejected) || err.Error() != want {
+					t.Fatalf("review %d: got %v, want ErrCredentialRefused, an ErrUnavailable: %q", i, err, want)
 				}
 				checkNoToken(t, err)
 			}
