@@ -46,7 +46,6 @@ func newUpstream(cfg *v1alpha1.Issuer, metrics *upstream.Metrics) (*upstream.Cli
 	return upstream.New(upstream.Options{
 		IssuerName: cfg.Name, Config: rc, Timeout: cfg.Upstream.Timeout.Duration,
 		MaxConcurrent: int(cfg.Upstream.MaxConcurrent), Metrics: metrics,
-		CheckAudiences: []string{LoopGuardAudience},
 	})
 }
 

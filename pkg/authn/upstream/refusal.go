@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"sync"
@@ -34,37 +33,6 @@ const CredentialHold = 10 * time.Second
 // credential rather than the review (see ErrCredentialRefused).
 func isCredentialRefusal(code int) bool {
 	return code == http.StatusUnauthorized || code == http.StatusForbidden
-}
-
-// credentialCheckToken is the token of the review that tells whether a
-// 401 or 403 refuses tokenfed's credential or only the review it answered:
-// kube-apiserver authenticates and authorizes a request before it reads
-// its body, but its admission (a ValidatingAdmissionPolicy on
-// tokenreviews with reason Forbidden or Unauthorized, an admission webhook
-// answering 403) runs on spec.token and spec.audiences
-// (pkg/registry/authentication/tokenreview/storage.go calls
-// createValidation), so a 401 or 403 may be about what the caller sent.
-// This review carries nothing of any caller: it is not a credential of
-// anyone, and it is sent with Options.CheckAudiences only.
-const credentialCheckToken = "tokenfed-credential-check"
-
-// confirmRefusal checks a 401 or 403 (refused) with a review of
-// credentialCheckToken. Refused too, the credential is refused: refused is
-// returned, and held. Answered (authenticated or not), the cluster reviews
-// with tokenfed's credential, so it refused only that review, which it
-// rejects, as it does a 400 or 422, and nothing is held. Any other failure
-// (timeout, 5xx) is returned: whether the credential is refused is not
-// known, so nothing is held and the token is not rejected.
-func (c *Client) confirmRefusal(ctx context.Context, refused *callError) error {
-	_, err := c.post(ctx, credentialCheckToken, c.checkAudiences)
-	var ce *callError
-	switch {
-	case err == nil, errors.As(err, &ce) && ce.rejects:
-		return &callError{what: refused.what + " for this review only", code: refused.code, rejects: true}
-	case errors.As(err, &ce) && ce.credential:
-		return refused
-	}
-	return err
 }
 
 // refusals remembers the cluster's last refusal of tokenfed's credential,

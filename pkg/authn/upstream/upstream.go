@@ -85,10 +85,6 @@ type Options struct {
 	Breaker BreakerOptions
 	Metrics *Metrics
 	Clock   clock.PassiveClock
-	// CheckAudiences are the audiences of the review that checks a 401 or
-	// 403 (see confirmRefusal): the loop guard, so that a cluster that uses
-	// tokenfed as its webhook does not send the check back around.
-	CheckAudiences []string
 }
 
 // Client reviews tokens with one issuing cluster.
@@ -100,10 +96,8 @@ type Client struct {
 	breaker *breaker
 	// refusals remembers the cluster refusing tokenfed's credential.
 	refusals *refusals
-	// checkAudiences: Options.CheckAudiences.
-	checkAudiences []string
-	metrics        *Metrics
-	clock          clock.PassiveClock
+	metrics  *Metrics
+	clock    clock.PassiveClock
 }
 
 // New returns a Client. It builds its HTTP client once, with redirects
@@ -121,11 +115,10 @@ func New(opts Options) (*Client, error) {
 	}
 	return &Client{
 		name: opts.IssuerName, rest: rc, timeout: opts.Timeout,
-		slots:          make(chan struct{}, max(1, opts.MaxConcurrent)),
-		breaker:        newBreaker(opts.Breaker, opts.Clock),
-		refusals:       &refusals{clock: opts.Clock},
-		checkAudiences: slices.Clone(opts.CheckAudiences),
-		metrics:        opts.Metrics, clock: opts.Clock,
+		slots:    make(chan struct{}, max(1, opts.MaxConcurrent)),
+		breaker:  newBreaker(opts.Breaker, opts.Clock),
+		refusals: &refusals{clock: opts.Clock},
+		metrics:  opts.Metrics, clock: opts.Clock,
 	}, nil
 }
 
@@ -153,8 +146,7 @@ func restClient(cfg *rest.Config) (rest.Interface, error) {
 // Review asks the cluster about token for audiences. It returns the
 // cluster's user, or an error wrapping ErrRejected, ErrCredentialRefused
 // or ErrUnavailable. No error carries text from the cluster or client-go,
-// only fixed words and the HTTP status. A 401 or 403 costs a second call
-// (confirmRefusal), each bounded by Timeout.
+// only fixed words and the HTTP status.
 func (c *Client) Review(ctx context.Context, token string, audiences []string) (*authenticator.Response, error) {
 	t, err := c.admit()
 	if err != nil {
@@ -163,9 +155,6 @@ func (c *Client) Review(ctx context.Context, token string, audiences []string) (
 	defer func() { <-c.slots }()
 	start := c.clock.Now()
 	status, err := c.post(ctx, token, audiences)
-	if ce := (*callError)(nil); errors.As(err, &ce) && ce.credential {
-		err = c.confirmRefusal(ctx, ce)
-	}
 	if err == nil && status.Authenticated {
 		err = checkAnswer(status, token)
 	}

@@ -180,17 +180,8 @@ func TestReview(t *testing.T) {
 				t.Errorf("response (-want +got):\n%s", diff)
 			}
 			reqs := srv.Requests()
-			// A refusal of the credential is checked with a review of
-			// credentialCheckToken (confirmRefusal).
-			wantReqs := 1
-			if errors.Is(tc.wantErr, ErrCredentialRefused) {
-				wantReqs = 2
-			}
-			if len(reqs) != wantReqs {
-				t.Fatalf("got %d requests, want %d", len(reqs), wantReqs)
-			}
-			if wantReqs == 2 && reqs[1].Review.Spec.Token != credentialCheckToken {
-				t.Errorf("got a second request for token %q, want the credential check", reqs[1].Review.Spec.Token)
+			if len(reqs) != 1 {
+				t.Fatalf("got %d requests, want 1", len(reqs))
 			}
 			sent := reqs[0]
 			if sent.Review.Spec.Token != testToken {
