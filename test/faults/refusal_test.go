@@ -33,8 +33,7 @@ func init() { secretscan.Register(bogusCredential, "faults bogus upstream creden
 // Figures of the refused credential.
 const (
 	// identicalReviews in a row may cost at most maxRefusedCalls upstream
-	// calls (issue 15): kube-apiserver retries every 5xx about five times,
-	// so a refusal answered 503 would cost forty.
+	// calls (issue 15): without the hold, one per review.
 	identicalReviews = 8
 	maxRefusedCalls  = 2
 	// grantSeenWithin: once the credential is granted `create

@@ -15,10 +15,11 @@ import (
 // lacks `create tokenreviews`, config/upstream-rbac). It says nothing
 // about the token, but unlike an outage it lasts until an operator fixes
 // the credential, so retrying cannot help. Callers answer it as a refusal
-// (authenticated: false, with this reason) and do not cache it: a 503
-// would be retried about five times by a calling kube-apiserver (its
-// webhook client's backoff, k8s.io/apiserver pkg/util/webhook), each try
-// asking the cluster again for an answer known in advance.
+// (authenticated: false, with this reason) and do not cache it. A calling
+// kube-apiserver's webhook authenticator turns that answer (status.error
+// set) into an error, which it neither retries nor caches
+// (TestCredentialRefusalNotCachedByCallingAPIServer in pkg/tokenreview);
+// the cluster itself is asked once per CredentialHold.
 var ErrCredentialRefused = errors.New("issuer's cluster refuses tokenfed's credential")
 
 // CredentialHold is how long a refusal of tokenfed's credential is
