@@ -18,14 +18,14 @@ type connTracker struct {
 	conns map[net.Conn]http.ConnState
 	// http2 are the connections served by HTTP/2 (see markHTTP2).
 	http2 map[net.Conn]bool
+	// load is each connection's requests in flight (see evictIdle).
+	load map[net.Conn]*connLoad
 }
 
 func (c *connTracker) track(conn net.Conn, state http.ConnState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conns == nil {
-		c.conns, c.http2 = map[net.Conn]http.ConnState{}, map[net.Conn]bool{}
-	}
+	c.init()
 	_, known := c.conns[conn]
 	switch state {
 	case http.StateClosed, http.StateHijacked:
@@ -34,9 +34,11 @@ func (c *connTracker) track(conn net.Conn, state http.ConnState) {
 		}
 		delete(c.conns, conn)
 		delete(c.http2, conn)
+		delete(c.load, conn)
 	default:
 		if !known {
 			c.metrics.connectionDelta(1)
+			c.load[conn] = &connLoad{idleSince: time.Now()}
 		}
 		c.conns[conn] = state
 	}
@@ -51,10 +53,14 @@ func (c *connTracker) track(conn net.Conn, state http.ConnState) {
 func (c *connTracker) markHTTP2(conn net.Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.http2 == nil {
-		c.conns, c.http2 = map[net.Conn]http.ConnState{}, map[net.Conn]bool{}
-	}
+	c.init()
 	c.http2[conn] = true
+}
+
+func (c *connTracker) init() {
+	if c.conns == nil {
+		c.conns, c.http2, c.load = map[net.Conn]http.ConnState{}, map[net.Conn]bool{}, map[net.Conn]*connLoad{}
+	}
 }
 
 // closeIdle closes idle HTTP/1 connections and reports how many are still

@@ -7,6 +7,7 @@ type Metrics struct {
 	connections prometheus.Gauge
 	requests    prometheus.Gauge
 	refusals    prometheus.Counter
+	evictions   prometheus.Counter
 }
 
 // NewMetrics registers the server metrics with reg.
@@ -24,8 +25,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "tokenfed", Subsystem: "server", Name: "overload_refusals_total",
 			Help: "Requests answered 503 because server.maxRequestsInFlight were in flight.",
 		}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "tokenfed", Subsystem: "server", Name: "idle_connection_evictions_total",
+			Help: "Idle connections closed to accept a new one past server.maxConnections.",
+		}),
 	}
-	reg.MustRegister(m.connections, m.requests, m.refusals)
+	reg.MustRegister(m.connections, m.requests, m.refusals, m.evictions)
 	return m
 }
 
@@ -44,5 +49,11 @@ func (m *Metrics) inFlight(d float64) {
 func (m *Metrics) refused() {
 	if m != nil {
 		m.refusals.Inc()
+	}
+}
+
+func (m *Metrics) evicted() {
+	if m != nil {
+		m.evictions.Inc()
 	}
 }

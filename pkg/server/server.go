@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/net/netutil"
 	"k8s.io/klog/v2"
 )
 
@@ -31,8 +30,9 @@ type Options struct {
 	// ShutdownGracePeriod bounds how long in-flight requests may finish.
 	ShutdownGracePeriod time.Duration
 
-	// MaxConnections bounds the connections open at once; further ones
-	// wait in the kernel's accept queue (netutil.LimitListener). 0: no
+	// MaxConnections bounds the connections open at once; past it the one
+	// idle the longest is closed for a new one, and when none is idle new
+	// ones wait in the kernel's accept queue (boundedListener). 0: no
 	// bound.
 	MaxConnections int
 	// MaxConcurrentStreams bounds the streams of one HTTP/2 connection;
@@ -78,11 +78,11 @@ func (s *Server) Run(ctx context.Context) error {
 	certCtx, stopCerts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCerts()
 	s.certs.watch(certCtx)
-	ln, err := s.listen()
+	conns := &connTracker{metrics: s.metrics}
+	ln, err := s.listen(conns)
 	if err != nil {
 		return err
 	}
-	conns := &connTracker{metrics: s.metrics}
 	srv := s.httpServer(logger, conns)
 	goAway, err := configureHTTP2(srv, s.opts.MaxConcurrentStreams, conns)
 	if err != nil {
@@ -102,15 +102,17 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // listen opens the TCP listener, bounded to MaxConnections open
-// connections: each costs goroutines and buffers, and past the bound a
-// client waits to be accepted rather than tokenfed running out of memory.
-func (s *Server) listen() (net.Listener, error) {
+// connections: each costs goroutines and buffers. Past the bound the
+// connection idle the longest makes room, and when none is idle a client
+// waits to be accepted rather than tokenfed running out of memory
+// (boundedListener).
+func (s *Server) listen(conns *connTracker) (net.Listener, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(int(s.opts.Port))))
 	if err != nil {
 		return nil, fmt.Errorf("listening: %w", err)
 	}
 	if s.opts.MaxConnections > 0 {
-		ln = netutil.LimitListener(ln, s.opts.MaxConnections)
+		ln = newBoundedListener(ln, s.opts.MaxConnections, conns.evictIdle)
 	}
 	return ln, nil
 }
@@ -141,7 +143,8 @@ func (s *Server) shutdown(srv *http.Server, ln net.Listener, conns *connTracker,
 func (s *Server) httpServer(logger klog.Logger, conns *connTracker) *http.Server {
 	return &http.Server{
 		ConnState:         conns.track,
-		Handler:           s.handler,
+		ConnContext:       connContext,
+		Handler:           conns.countRequests(s.handler),
 		TLSConfig:         s.tlsConfig(),
 		ReadTimeout:       s.opts.ReadTimeout,
 		ReadHeaderTimeout: s.opts.ReadTimeout,

@@ -353,20 +353,28 @@ func TestConcurrentStreamsAnnounced(t *testing.T) {
 	}
 }
 
-// TestConnectionBound: past MaxConnections a client is not accepted (its
-// TLS handshake gets no answer) until a connection closes.
+// TestConnectionBound: past MaxConnections, while every connection has a
+// request in flight, a client is not accepted (its TLS handshake gets no
+// answer) until a connection closes. (Idle connections make room instead:
+// TestIdleConnectionsCannotLockOutNewClients.)
 func TestConnectionBound(t *testing.T) {
 	const maxConns = 3
-	r := runServer(t, Options{MaxConnections: maxConns}, newBlocking())
+	b := newBlocking()
+	r := runServer(t, Options{MaxConnections: maxConns}, b)
 	time.Sleep(100 * time.Millisecond) // waitServing's probe connections close
-	var open []*tls.Conn
+	var open []*http2.ClientConn
 	for i := range maxConns {
 		c, err := dialTLS(r, time.Second)
 		if err != nil {
 			t.Fatalf("connection %d of %d: %v", i+1, maxConns, err)
 		}
-		open = append(open, c)
+		cc, err := (&http2.Transport{}).NewClientConn(c)
+		must(t, err)
+		go func() { _, _, _ = get(cc, r.url+"/block") }()
+		<-b.started
+		open = append(open, cc)
 	}
+	defer close(b.release)
 	if _, err := dialTLS(r, 300*time.Millisecond); err == nil {
 		t.Fatalf("got connection %d accepted, want it kept waiting", maxConns+1)
 	}
@@ -379,8 +387,8 @@ func TestConnectionBound(t *testing.T) {
 		t.Fatalf("after one connection closed: %v, want a new one accepted", err)
 	}
 	c.Close()
-	for _, c := range open[1:] {
-		c.Close()
+	for _, cc := range open[1:] {
+		cc.Close()
 	}
 }
 

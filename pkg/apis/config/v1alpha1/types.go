@@ -195,10 +195,13 @@ type Server struct {
 	ShutdownGracePeriod metav1.Duration `json:"shutdownGracePeriod"`
 
 	// MaxConnections bounds the connections open at once, HTTP/1 and
-	// HTTP/2 together; further clients wait to be accepted until one
-	// closes. Each open connection costs goroutines and buffers, and TLS
-	// is accepted from anyone who can reach the port, so without a bound
-	// idle connections could exhaust memory. Default 1000.
+	// HTTP/2 together. Past it the connection idle the longest (no request
+	// in flight) is closed to accept a new one; only when every connection
+	// has a request in flight do further clients wait to be accepted. Each
+	// open connection costs goroutines and buffers, and TLS is accepted
+	// from anyone who can reach the port, so without a bound idle
+	// connections could exhaust memory, and without closing idle ones they
+	// could lock every caller and the kubelet's probes out. Default 1000.
 	MaxConnections int32 `json:"maxConnections"`
 
 	// MaxConcurrentStreams bounds the streams (requests in flight) of one
