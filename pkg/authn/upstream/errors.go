@@ -88,8 +88,9 @@ func classify(err error, code int) *callError {
 // the review itself, that is on what the caller sent: its token and
 // audiences. A 400, 413 or 422 says the review cannot be valid, and a
 // caller who provokes one (kube-apiserver answers 413 above 3 MiB) must get
-// authenticated=false, never a 503 that reports a fault of tokenfed's. The other 4xx say nothing about the token: 401 and 403
-// refuse tokenfed's own credential (ErrCredentialRefused); 404, 405, 406,
+// authenticated=false, never a 503 that reports a fault of tokenfed's.
+// The other 4xx say nothing about the token: 401 and 403 refuse tokenfed's
+// own credential (ErrCredentialRefused); 404, 405, 406,
 // 415 and 421 say the configured server does not serve TokenReview as
 // tokenfed sends it, a fault of tokenfed's configuration that a 5xx
 // rightly reports; 408 and 429 are load.
