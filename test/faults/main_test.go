@@ -12,11 +12,8 @@
 package faults
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -91,29 +88,8 @@ func (r result) String() string {
 // review posts a v1 TokenReview. It does not touch testing.T, so
 // goroutines may call it.
 func (tf *tokenfed) review(token string, audiences ...string) (result, error) {
-	body, _ := json.Marshal(authenticationv1.TokenReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
-		Spec:     authenticationv1.TokenReviewSpec{Token: token, Audiences: audiences},
-	})
-	start := time.Now()
-	resp, err := tf.c.Post(tf.p.URL+reviewPath, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return result{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	r := result{code: resp.StatusCode, body: string(data), retryAfter: resp.Header.Get("Retry-After"), latency: time.Since(start)}
-	if err != nil {
-		return r, err
-	}
-	if r.code == http.StatusOK {
-		var tr authenticationv1.TokenReview
-		if err := json.Unmarshal(data, &tr); err != nil {
-			return r, fmt.Errorf("decoding %.200s: %w", data, err)
-		}
-		r.status = tr.Status
-	}
-	return r, nil
+	a, err := tokenfedproc.PostReview(tf.c, tf.p.URL+reviewPath, tokenfedproc.ReviewBody(token, audiences))
+	return result{code: a.Code, body: a.Body, retryAfter: a.RetryAfter, status: a.Status, latency: a.Latency}, err
 }
 
 func (tf *tokenfed) mustReview(t *testing.T, token string, audiences ...string) result {

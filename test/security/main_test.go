@@ -5,7 +5,6 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/testing/secretscan"
@@ -70,16 +68,7 @@ type result struct {
 }
 
 // reviewBody is a v1 TokenReview request.
-func reviewBody(token string, audiences []string) []byte {
-	b, err := json.Marshal(authenticationv1.TokenReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
-		Spec:     authenticationv1.TokenReviewSpec{Token: token, Audiences: audiences},
-	})
-	if err != nil {
-		panic(err) // a TokenReview always marshals
-	}
-	return b
-}
+var reviewBody = tokenfedproc.ReviewBody
 
 // do posts a review. It does not touch testing.T, so goroutines may call it.
 func (tf *tokenfed) do(token string, audiences ...string) (result, error) {
@@ -87,25 +76,8 @@ func (tf *tokenfed) do(token string, audiences ...string) (result, error) {
 }
 
 func (tf *tokenfed) post(body []byte) (result, error) {
-	start := time.Now()
-	resp, err := tf.c.Post(tf.p.URL+reviewPath, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return result{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	r := result{code: resp.StatusCode, body: string(data), latency: time.Since(start)}
-	if err != nil {
-		return r, err
-	}
-	if r.code == http.StatusOK {
-		var tr authenticationv1.TokenReview
-		if err := json.Unmarshal(data, &tr); err != nil {
-			return r, fmt.Errorf("decoding %.200s: %w", data, err)
-		}
-		r.status = tr.Status
-	}
-	return r, nil
+	a, err := tokenfedproc.PostReview(tf.c, tf.p.URL+reviewPath, body)
+	return result{code: a.Code, body: a.Body, status: a.Status, latency: a.Latency}, err
 }
 
 func (tf *tokenfed) review(t *testing.T, token string, audiences ...string) result {

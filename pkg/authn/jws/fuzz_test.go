@@ -25,6 +25,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 	"slices"
 	"strings"
 	"testing"
@@ -35,16 +36,10 @@ import (
 
 var b64 = base64.RawURLEncoding.EncodeToString
 
-// token joins a header and a payload, base64url-encoded, with sig verbatim.
-func token(header, payload, sig string) string {
-	return b64([]byte(header)) + "." + b64([]byte(payload)) + "." + sig
-}
+// token and the fuzz shapes are the parser tests' (jwstest).
+var token = jwstest.Compact
 
-const (
-	fuzzHeader  = `{"alg":"RS256","kid":"k1","typ":"JWT"}`
-	fuzzPayload = `{"iss":"https://a.example","sub":"x"}`
-	fuzzSig     = "-__-AQ"
-)
+const fuzzHeader, fuzzPayload, fuzzSig = jwstest.Header, jwstest.Payload, jwstest.Signature
 
 // parseSeeds are the shapes of TestParse and TestParseRefusesSpellings and
 // of the attack tables (test/security/attacks_test.go): every accepted

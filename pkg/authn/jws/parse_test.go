@@ -3,6 +3,7 @@ package jws
 import (
 	"encoding/base64"
 	"errors"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,23 +11,15 @@ import (
 
 var enc = base64.RawURLEncoding.EncodeToString
 
-// tok joins the encoded header and payload with sig, which is used verbatim.
-func tok(header, payload, sig string) string {
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + sig
-}
+// tok, hdr, pl and sig are the parser tests' shared shapes (jwstest).
+var tok = jwstest.Compact
 
-const (
-	hdr = `{"alg":"RS256","kid":"k1","typ":"JWT"}`
-	pl  = `{"iss":"https://a.example","sub":"x"}`
-)
+const hdr, pl, sig = jwstest.Header, jwstest.Payload, jwstest.Signature
 
 // pad adds base64 padding to seg.
 func pad(seg string) string {
 	return seg + strings.Repeat("=", (4-len(seg)%4)%4)
 }
-
-// sig is a signature segment using both URL-alphabet characters.
-var sig = enc([]byte{0xfb, 0xff, 0xfe, 0x01})
 
 func TestParse(t *testing.T) {
 	valid := tok(hdr, pl, sig)

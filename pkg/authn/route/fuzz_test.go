@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
 	"slices"
 	"strings"
 	"testing"
@@ -35,17 +36,10 @@ import (
 
 var b64 = base64.RawURLEncoding.EncodeToString
 
-// compact joins a header and a payload, base64url-encoded, with sig
-// verbatim.
-func compact(header, payload, sig string) string {
-	return b64([]byte(header)) + "." + b64([]byte(payload)) + "." + sig
-}
+// compact and the fuzz shapes are the parser tests' (jwstest).
+var compact = jwstest.Compact
 
-const (
-	fuzzHeader  = `{"alg":"RS256","kid":"k1","typ":"JWT"}`
-	fuzzPayload = `{"iss":"https://a.example","sub":"x"}`
-	fuzzSig     = "-__-AQ"
-)
+const fuzzHeader, fuzzPayload, fuzzSig = jwstest.Header, jwstest.Payload, jwstest.Signature
 
 // tokenSeeds are the shapes of the attack tables (canonical_test.go,
 // pkg/authn/jws's parse_test.go, test/security/attacks_test.go): valid

@@ -1,18 +1,14 @@
 package route
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+
+	"github.com/tokenfed/tokenfed/pkg/testing/jwstest"
+)
 
 var enc = base64.RawURLEncoding.EncodeToString
 
-// tok joins the encoded header and payload with sig, which is used verbatim.
-func tok(header, payload, sig string) string {
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + sig
-}
+// tok, hdr, pl and sig are the parser tests' shared shapes (jwstest).
+var tok = jwstest.Compact
 
-const (
-	hdr = `{"alg":"RS256","kid":"k1","typ":"JWT"}`
-	pl  = `{"iss":"https://a.example","sub":"x"}`
-)
-
-// sig is a signature segment using both URL-alphabet characters.
-var sig = enc([]byte{0xfb, 0xff, 0xfe, 0x01})
+const hdr, pl, sig = jwstest.Header, jwstest.Payload, jwstest.Signature
