@@ -24,6 +24,8 @@ TARGETS=(
   "./pkg/tokenreview FuzzReviewJSON"
   "./pkg/tokenreview FuzzReviewProtobuf"
   "./pkg/authn/jws FuzzParse"
+  "./pkg/authn/jws FuzzParseAgreesWithOldPeek"
+  "./pkg/authn/jws FuzzScanners"
   "./pkg/authn/jwt FuzzClaimsDecoder"
   "./pkg/authn/route FuzzRoute"
   "./pkg/authn/route FuzzCheckOpaque"
