@@ -252,7 +252,7 @@ func (is *issuer) authenticate(ctx context.Context, t *jws.Token, fallBack bool)
 	case err == nil:
 		return is.mapped(res.Response, res.Expiry)
 	case fallBack && is.canFallBack(err, t.Header.Kid):
-		return is.viaUpstreamWatched(ctx, token)
+		return is.viaUpstreamWatched(ctx, t)
 	default:
 		klog.FromContext(ctx).V(logLevelRejection).Info("token rejected", "issuer", is.name, "err", redact.Scrub(err.Error(), token))
 		return cache.Result{Err: err}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenfed/tokenfed/pkg/apis/config/v1alpha1"
 	"github.com/tokenfed/tokenfed/pkg/authn/cache"
+	"github.com/tokenfed/tokenfed/pkg/authn/jws"
 	"github.com/tokenfed/tokenfed/pkg/authn/jwt"
 	"github.com/tokenfed/tokenfed/pkg/authn/revocation"
 	"github.com/tokenfed/tokenfed/pkg/redact"
@@ -66,16 +67,20 @@ func (is *issuer) checkRevocation(ctx context.Context, token string, res *jwt.Re
 // viaUpstreamWatched asks the cluster about a token tokenfed could not
 // verify itself (a legacy token, a key it does not hold), as without a
 // watch; with one, the watch also checks the objects the token's claims
-// name. They are read unverified (jwt.PeekRefs): a legacy token's claims
+// name. They are read unverified (jwt.RefsOf): a legacy token's claims
 // were verified, and any other token the cluster vouches for carries its
 // own claims. So the check only rejects and withdraws: a token the watch
 // finds revoked is rejected without asking, and the cluster's answer is
 // re-checked on every cache hit, like one the cluster confirmed while the
 // watch could not tell. A token without iat (a legacy one) may be as new
 // as the question: it is checked as issued now.
-func (is *issuer) viaUpstreamWatched(ctx context.Context, token string) cache.Result {
-	refs, ok := jwt.PeekRefs(token)
-	if is.revocation == nil || !ok {
+func (is *issuer) viaUpstreamWatched(ctx context.Context, t *jws.Token) cache.Result {
+	token := t.Raw
+	if is.revocation == nil {
+		return is.viaUpstream(ctx, token, time.Time{})
+	}
+	refs, ok := jwt.RefsOf(t)
+	if !ok {
 		return is.viaUpstream(ctx, token, time.Time{})
 	}
 	if refs.IssuedAt.IsZero() {

@@ -15,6 +15,11 @@ func PeekRefs(token string) (refs Refs, ok bool) {
 	if err != nil {
 		return Refs{}, false
 	}
+	return RefsOf(t)
+}
+
+// RefsOf is PeekRefs for a token already parsed, as routing parsed it.
+func RefsOf(t *jws.Token) (refs Refs, ok bool) {
 	c, err := decodeSAClaims(&t.Claims)
 	if err != nil {
 		return Refs{}, false
